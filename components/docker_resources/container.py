@@ -1,0 +1,219 @@
+"""A long-running container: a deployment replica or an endpoint router.
+
+Containers are replaced, never updated in place, and the replacement is created before the old
+one is deleted; `create` returns only once the new container is ready (its health check passes,
+or it is running when it has none), so a container that fails to start fails the `up` with its
+last log lines while the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+import pulumi
+from docker.types import Healthcheck, Mount
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+from .client import engine, replace_on_change
+from .progress import report
+
+NANO = 1_000_000_000
+LOG_LINES_ON_FAILURE = 30
+REPLACE_ON = [
+    "name",
+    "image",
+    "command",
+    "env",
+    "labels",
+    "ports",
+    "network",
+    "network_aliases",
+    "mounts",
+    "cpus",
+    "memory_mb",
+    "user",
+    "read_only_root",
+    "restart",
+    "healthcheck",
+]
+
+
+class ContainerStartError(Exception):
+    pass
+
+
+def _healthcheck(spec: dict[str, Any] | None) -> Healthcheck | None:
+    if not spec:
+        return None
+    return Healthcheck(
+        test=spec["test"],
+        interval=int(spec.get("interval_s", 2) * NANO),
+        timeout=int(spec.get("timeout_s", 2) * NANO),
+        retries=int(spec.get("retries", 3)),
+        start_period=int(spec.get("start_period_s", 0) * NANO),
+    )
+
+
+def _wait_until_ready(container, deadline_s: float, has_healthcheck: bool) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        if state["Status"] in ("exited", "dead") or state.get("Restarting"):
+            raise ContainerStartError(f"exited with code {state.get('ExitCode')}")
+        health = (state.get("Health") or {}).get("Status")
+        if health == "healthy" or (not has_healthcheck and state["Status"] == "running"):
+            return
+        if time.monotonic() > deadline:
+            raise ContainerStartError(
+                f"not ready after {deadline_s:.0f} s (status {state['Status']}, health {health})"
+            )
+        time.sleep(0.25)
+
+
+def describe(container) -> dict[str, Any]:
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    ports = container.attrs["NetworkSettings"]["Ports"] or {}
+    host_ports = {
+        key.split("/")[0]: int(bindings[0]["HostPort"])
+        for key, bindings in ports.items()
+        if bindings
+    }
+    return {
+        "container_id": container.id,
+        "container_name": container.name,
+        "state": container.status,
+        "ip_addresses": {name: net["IPAddress"] for name, net in networks.items()},
+        "host_ports": host_ports,
+    }
+
+
+def start(props: dict[str, Any]):
+    client = engine()
+    name = f"{props['name']}-{secrets.token_hex(3)}"
+    # Pulumi passes every number as a float.
+    ports = {
+        f"{int(port['container'])}/tcp": (
+            port.get("host_ip", "127.0.0.1"),
+            int(port["host"]) if port.get("host") else None,
+        )
+        for port in props.get("ports") or []
+    }
+    mounts = [
+        Mount(
+            target=mount["target"],
+            source=mount["source"],
+            type=mount.get("type", "bind"),
+            read_only=bool(mount.get("read_only", False)),
+        )
+        for mount in props.get("mounts") or []
+    ]
+    cpus = props.get("cpus")
+    memory_mb = props.get("memory_mb")
+    restart = props.get("restart") or "unless-stopped"
+    container = client.containers.create(
+        props["image"],
+        command=props.get("command") or None,
+        name=name,
+        environment=props.get("env") or {},
+        labels=props.get("labels") or {},
+        ports=ports,
+        mounts=mounts,
+        network=props.get("network") or None,
+        nano_cpus=int(cpus * NANO) if cpus else None,
+        mem_limit=f"{int(memory_mb)}m" if memory_mb else None,
+        user=props.get("user") or None,
+        read_only=bool(props.get("read_only_root", False)),
+        restart_policy={"Name": restart} if restart != "no" else None,
+        healthcheck=_healthcheck(props.get("healthcheck")),
+        detach=True,
+    )
+    if props.get("network") and props.get("network_aliases"):
+        network = client.networks.get(props["network"])
+        network.disconnect(container)
+        network.connect(container, aliases=props["network_aliases"])
+    return container
+
+
+class ContainerProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        report(f"starting container {props['name']} from {str(props['image'])[:40]}")
+        container = start(props)
+        container.start()
+        try:
+            _wait_until_ready(
+                container,
+                float(props.get("ready_timeout_s") or 120),
+                bool(props.get("healthcheck")),
+            )
+        except ContainerStartError as error:
+            logs = container.logs(tail=LOG_LINES_ON_FAILURE).decode(errors="replace")
+            container.remove(force=True)
+            raise ContainerStartError(
+                f"container {props['name']} did not become ready: {error}.\n"
+                f"Its last {LOG_LINES_ON_FAILURE} log lines:\n{logs}"
+            ) from None
+        report(f"container {container.name} ready")
+        return CreateResult(container.id, {**props, **describe(container)})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = replace_on_change(olds, news, REPLACE_ON)
+        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            container = engine().containers.get(id_)
+        except docker.errors.NotFound:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, **describe(container)})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            container = engine().containers.get(id_)
+        except docker.errors.NotFound:
+            return
+        container.stop(timeout=int(props.get("stop_grace_s") or 10))
+        container.remove(force=True)
+
+
+@dataclass
+class ContainerArgs:
+    name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    command: pulumi.Input[list[str]] | None = None
+    env: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    labels: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    ports: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
+    network: pulumi.Input[str] | None = None
+    network_aliases: pulumi.Input[list[str]] = field(default_factory=list)
+    mounts: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
+    cpus: pulumi.Input[float] | None = None
+    memory_mb: pulumi.Input[int] | None = None
+    user: pulumi.Input[str] | None = None
+    read_only_root: pulumi.Input[bool] = False
+    restart: pulumi.Input[str] = "unless-stopped"
+    healthcheck: pulumi.Input[dict[str, Any]] | None = None
+    ready_timeout_s: pulumi.Input[float] = 120
+    stop_grace_s: pulumi.Input[int] = 10
+
+
+class Container(Resource, module="docker", name="Container"):
+    container_id: pulumi.Output[str]
+    container_name: pulumi.Output[str]
+    state: pulumi.Output[str]
+    ip_addresses: pulumi.Output[dict[str, str]]
+    host_ports: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self, resource_name: str, args: ContainerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = dict(vars(args))
+        props.update(
+            container_id=None, container_name=None, state=None, ip_addresses=None, host_ports=None
+        )
+        super().__init__(ContainerProvider(), resource_name, props, opts)

@@ -1,0 +1,145 @@
+"""An image built by the local Docker engine from a build context folder.
+
+The image is identified by its content: `content_hash` is an input that the caller derives
+from everything that decides the image (files, dependencies, server version), so a preview
+shows exactly which of those changed, and an unchanged hash never rebuilds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+import pulumi
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from .client import engine, replace_on_change
+from .progress import report
+
+# A change to any of these builds a new image; `hashes` is a map of named content hashes
+# (code, model, environment, server) so that `pulumi preview --diff` names the one that moved.
+REBUILD_ON = ["tag", "context", "dockerfile", "build_args", "labels", "hashes"]
+
+
+class ImageBuildError(Exception):
+    pass
+
+
+def build(props: dict[str, Any]) -> str:
+    """Build the image, streaming each Dockerfile step as progress; returns the image id."""
+    tag = props["tag"]
+    started = time.monotonic()
+    report(f"building image {tag}")
+    api = engine().api
+    log: list[str] = []
+    image_id = None
+    for chunk in api.build(
+        path=props["context"],
+        dockerfile=props.get("dockerfile") or "Dockerfile",
+        tag=tag,
+        buildargs=props.get("build_args") or {},
+        labels=props.get("labels") or {},
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+    ):
+        if "stream" in chunk:
+            line = chunk["stream"].rstrip()
+            if line:
+                log.append(line)
+                if line.startswith("Step "):
+                    report(f"  {tag}: {line}")
+        if "error" in chunk:
+            tail = "\n".join(log[-20:])
+            raise ImageBuildError(f"building {tag} failed: {chunk['error'].strip()}\n{tail}")
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+    if image_id is None:
+        image_id = api.inspect_image(tag)["Id"]
+    report(f"built {tag} ({image_id[7:19]}) in {time.monotonic() - started:.1f} s")
+    return image_id
+
+
+def describe(image_id: str) -> dict[str, Any]:
+    attrs = engine().api.inspect_image(image_id)
+    return {
+        "image_id": attrs["Id"],
+        "size_bytes": attrs["Size"],
+        "repo_digests": attrs["RepoDigests"],
+    }
+
+
+class ImageProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        image_id = build(props)
+        return CreateResult(image_id, {**props, **describe(image_id)})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = replace_on_change(olds, news, REBUILD_ON)
+        if "hashes" in changed:
+            old, new = olds.get("hashes") or {}, news.get("hashes") or {}
+            changed += [
+                f"hashes.{key}"
+                for key in sorted(set(old) | set(new))
+                if old.get(key) != new.get(key)
+            ]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            return ReadResult(id_, {**props, **describe(id_)})
+        except docker.errors.ImageNotFound:
+            return ReadResult(None, {})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        # The tag may already name a newer build; remove only this image id, and keep it while
+        # containers (e.g. still-draining replicas) use it.
+        try:
+            engine().api.remove_image(id_, noprune=False)
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            pass
+
+
+@dataclass
+class ImageArgs:
+    tag: pulumi.Input[str]
+    context: pulumi.Input[str]
+    dockerfile: pulumi.Input[str] = "Dockerfile"
+    build_args: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    labels: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    hashes: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+
+
+class Image(Resource, module="docker", name="Image"):
+    image_id: pulumi.Output[str]
+    size_bytes: pulumi.Output[int]
+    repo_digests: pulumi.Output[list[str]]
+
+    def __init__(
+        self, resource_name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            "tag": args.tag,
+            "context": args.context,
+            "dockerfile": args.dockerfile,
+            "build_args": args.build_args,
+            "labels": args.labels,
+            "hashes": args.hashes,
+            "image_id": None,
+            "size_bytes": None,
+            "repo_digests": None,
+        }
+        super().__init__(ImageProvider(), resource_name, props, opts)

@@ -1,0 +1,10 @@
+# Environment for every command of this project: sourced by scripts/setup.sh, the Makefile
+# and .ci/run. Puts the Pulumi CLI (cached build) and the plugin shims (.venv/bin) on PATH,
+# and keeps Pulumi away from any cloud service.
+MODELPACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export MODELPACK_CACHE="${MODELPACK_CACHE:-$HOME/.cache/modelpack}"
+export PATH="$MODELPACK_CACHE/bin:$MODELPACK_ROOT/.venv/bin:$PATH"
+export PULUMI_HOME="${PULUMI_HOME:-$MODELPACK_CACHE/pulumi-home}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# One idempotent set-up step: installs only what is missing, prints each step with its duration.
+#
+#   scripts/setup.sh          # everything the main job and the tests need
+#
+# Slow outputs (the Pulumi CLI build, the base image root filesystem) are cached outside the
+# repo in $MODELPACK_CACHE (default ~/.cache/modelpack) so later runs on the machine skip them.
+# Source scripts/env.sh afterwards (the Makefile does) to get the CLI and plugins on PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+
+PULUMI_VERSION="v3.274.1"
+BASE_IMAGES=("python:3.11-slim")
+LOG_DIR="$MODELPACK_CACHE/logs"
+mkdir -p "$MODELPACK_CACHE/bin" "$LOG_DIR"
+
+current_step=""
+step_started=0
+hint=""
+
+begin() {
+    current_step="$1"
+    hint="$2"
+    step_started=$(date +%s.%N)
+    printf '==> %s\n' "$current_step"
+}
+
+done_step() {
+    local detail="${1:-done}"
+    printf '    %s (%.1f s)\n' "$detail" "$(echo "$(date +%s.%N) - $step_started" | bc)"
+}
+
+on_error() {
+    printf '\nsetup failed in step "%s".\n%s\n' "$current_step" "$hint" >&2
+}
+trap on_error ERR
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        apt-get update -qq >>"$LOG_DIR/apt.log" 2>&1
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >>"$LOG_DIR/apt.log" 2>&1
+        echo "installed ${missing[*]}"
+    fi
+}
+
+# --- system packages -----------------------------------------------------------------------
+begin "system packages (docker.io, mmdebstrap, bc)" \
+    "apt-get failed: see $LOG_DIR/apt.log; check that Debian's mirror answers (apt-get update)."
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+installed=$(apt_install docker.io mmdebstrap wrk)
+done_step "${installed:-already installed}"
+
+# --- Docker engine -------------------------------------------------------------------------
+begin "Docker engine" \
+    "dockerd did not answer: see $LOG_DIR/dockerd.log. Stop any half-started dockerd (pkill dockerd) and rerun."
+if docker info >/dev/null 2>&1; then
+    done_step "already running"
+else
+    nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    docker info >/dev/null 2>&1
+    done_step "started dockerd"
+fi
+
+# --- virtualenv ------------------------------------------------------------------------------
+begin "Python virtualenv (.venv) with pinned dependencies" \
+    "pip failed: see $LOG_DIR/pip.log. Delete $ROOT/.venv and rerun if it is half-built."
+stamp="$ROOT/.venv/.modelpack-deps"
+want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    done_step "up to date"
+else
+    [[ -x "$ROOT/.venv/bin/python" ]] || python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q --upgrade pip >>"$LOG_DIR/pip.log" 2>&1
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[inference,test]" >>"$LOG_DIR/pip.log" 2>&1
+    echo "$want" >"$stamp"
+    done_step "installed"
+fi
+
+# --- Pulumi CLI ------------------------------------------------------------------------------
+begin "Pulumi CLI $PULUMI_VERSION (built from the Go module proxy)" \
+    "go build failed: see $LOG_DIR/pulumi-build.log. The pinned module set is tools/pulumi/go.mod."
+cli="$MODELPACK_CACHE/bin/pulumi"
+if [[ -x "$cli" && "$("$cli" version 2>/dev/null)" == "$PULUMI_VERSION" ]]; then
+    done_step "cached at $cli"
+else
+    echo "    building (about 10 minutes cold on 2 cores; output in $LOG_DIR/pulumi-build.log)"
+    (cd "$ROOT/tools/pulumi" && go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+        -o "$cli.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) >"$LOG_DIR/pulumi-build.log" 2>&1
+    mv "$cli.tmp" "$cli"
+    done_step "built $cli"
+fi
+
+# --- language host and dynamic-provider plugin --------------------------------------------------
+begin "Pulumi python language host and dynamic-provider plugin" \
+    "could not write the plugin shims into $ROOT/.venv/bin."
+python_bin="$ROOT/.venv/bin/python"
+cat >"$ROOT/.venv/bin/pulumi-language-python" <<EOF
+#!/bin/sh
+exec "$python_bin" -u "$ROOT/tools/python_language_host.py" "\$@"
+EOF
+cat >"$ROOT/.venv/bin/pulumi-resource-pulumi-python" <<EOF
+#!/bin/sh
+exec "$python_bin" -u -m pulumi.dynamic "\$@"
+EOF
+chmod +x "$ROOT/.venv/bin/pulumi-language-python" "$ROOT/.venv/bin/pulumi-resource-pulumi-python"
+done_step "written to .venv/bin"
+
+# --- base images -----------------------------------------------------------------------------
+begin "base images (${BASE_IMAGES[*]})" \
+    "building the base image failed: see $LOG_DIR/base-image.log (mmdebstrap needs Debian's mirror)."
+built=()
+for image in "${BASE_IMAGES[@]}"; do
+    if ! docker image inspect "$image" >/dev/null 2>&1; then
+        "$ROOT/scripts/base-image.sh" "$image" >>"$LOG_DIR/base-image.log" 2>&1
+        built+=("$image")
+    fi
+done
+done_step "${built[*]:+built ${built[*]}}${built[*]:-present}"
+
+trap - ERR
+echo "setup complete: $("$cli" version), python $("$python_bin" -c 'import platform; print(platform.python_version())'), docker $(docker version -f '{{.Server.Version}}')"
