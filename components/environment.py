@@ -1,0 +1,69 @@
+"""Environment: a base image plus the conda file's dependencies, installed with pip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from builds import render_environment_context
+from spec import EnvironmentAsset, SpecError
+
+from .base_images import python_matches, python_version
+from .docker_resources import Image, ImageArgs
+
+
+@dataclass
+class EnvironmentArgs:
+    asset: EnvironmentAsset | None
+    """None for an MLflow model's own environment (then `mlflow_model` is its folder)."""
+    build_dir: Path
+    image_prefix: str
+    mlflow_model: Path | None = None
+
+
+def check_python(asset: EnvironmentAsset) -> None:
+    """The conda file's `python=` must be the base image's Python: pip cannot change it."""
+    wanted = asset.requirements.python
+    if not wanted:
+        return
+    actual = python_version(asset.image)
+    if not python_matches(wanted, actual):
+        raise SpecError(
+            asset.conda_file or asset.file,
+            "dependencies",
+            f"python={wanted} does not match the base image {asset.image!r}, which has "
+            f"Python {actual}; change python= to {'.'.join(actual.split('.')[:2])} or use a "
+            "base image with that Python",
+        )
+
+
+class Environment(pulumi.ComponentResource):
+    image: pulumi.Output[str]
+    """The environment image's id (sha256:...)."""
+    content_hash: pulumi.Output[str]
+
+    def __init__(
+        self, resource_name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("modelpack:index:Environment", resource_name, None, opts)
+        if args.asset is not None:
+            check_python(args.asset)
+        context = render_environment_context(
+            args.asset, args.build_dir, mlflow_model=args.mlflow_model
+        )
+        content_hash = context.hashes["environment"]
+        image = Image(
+            f"{resource_name}-image",
+            ImageArgs(
+                tag=f"{args.image_prefix}:{content_hash[:12]}",
+                context=str(context.folder),
+                labels=context.labels,
+                hashes=context.hashes,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.image = image.image_id
+        self.content_hash = pulumi.Output.from_input(content_hash)
+        self.register_outputs({"image": self.image, "content_hash": self.content_hash})

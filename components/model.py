@@ -1,0 +1,123 @@
+"""Model: registered model content, identified by a hash of its files.
+
+The workspace's model store (`<store>/<name>/<version>/<file or folder>`) is the registry:
+deployments of `readonly_mount` packages mount a version folder read-only. Without a version in
+model.yml, the version is the store's version with the same content hash, or one more than the
+latest, as registering a new model version does in Azure ML. The version is decided when the
+program runs, so `pulumi preview` already shows which version an `up` will register.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+from spec import ModelAsset, next_version
+
+HASH_FILE = ".modelpack-hash"
+
+
+def registered_versions(store: Path, name: str) -> dict[str, str]:
+    """version -> content hash of every version of `name` in the store."""
+    versions = {}
+    for marker in sorted((store / name).glob(f"*/{HASH_FILE}")):
+        versions[marker.parent.name] = marker.read_text().strip()
+    return versions
+
+
+def version_for(asset: ModelAsset, store: Path) -> str:
+    if asset.version is not None:
+        return str(asset.version)
+    versions = registered_versions(store, asset.name)
+    for version, content_hash in versions.items():
+        if content_hash == asset.content_hash:
+            return version
+    if not versions:
+        return next_version(None, asset.content_hash)
+    latest = max(versions, key=lambda v: [int(p) if p.isdigit() else p for p in v.split(".")])
+    return next_version({"version": latest, "hash": versions[latest]}, asset.content_hash)
+
+
+class ModelVersionProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        source = Path(props["source"])
+        version_dir = Path(props["path"])
+        if version_dir.exists():
+            shutil.rmtree(version_dir)
+        version_dir.mkdir(parents=True)
+        if source.is_dir():
+            shutil.copytree(source, version_dir / source.name)
+        else:
+            shutil.copy2(source, version_dir / source.name)
+        (version_dir / HASH_FILE).write_text(props["content_hash"])
+        return CreateResult(f"{props['name']}:{props['version']}", props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ["name", "version", "content_hash", "path"]
+        replaces = [key for key in keys if olds.get(key) != news.get(key)]
+        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        marker = Path(props["path"]) / HASH_FILE
+        if not marker.is_file():
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "content_hash": marker.read_text().strip()})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        shutil.rmtree(props["path"], ignore_errors=True)
+
+
+class ModelVersion(Resource, module="registry", name="ModelVersion"):
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions):
+        super().__init__(ModelVersionProvider(), resource_name, props, opts)
+
+
+@dataclass
+class ModelArgs:
+    asset: ModelAsset
+    store: Path
+    """The workspace's model store folder."""
+
+
+class Model(pulumi.ComponentResource):
+    name: str
+    version: str
+    content_hash: str
+    store_path: pulumi.Output[str]
+    """`<store>/<name>/<version>`: the folder AZUREML_MODEL_DIR shows a deployment."""
+
+    def __init__(
+        self, resource_name: str, args: ModelArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("modelpack:index:Model", resource_name, None, opts)
+        asset = args.asset
+        self.name = asset.name
+        self.version = version_for(asset, args.store)
+        self.content_hash = asset.content_hash
+        path = args.store / asset.name / self.version
+        registration = ModelVersion(
+            f"{resource_name}-version",
+            {
+                "name": asset.name,
+                "version": self.version,
+                "content_hash": asset.content_hash,
+                "source": str(asset.path),
+                "path": str(path),
+                "type": asset.type,
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.store_path = registration.id.apply(lambda _: str(path))
+        self.register_outputs(
+            {
+                "name": self.name,
+                "version": self.version,
+                "content_hash": self.content_hash,
+                "store_path": self.store_path,
+            }
+        )

@@ -1,0 +1,78 @@
+"""The whole dependency graph of one workspace: models, environments, packages (and, once
+deployed, endpoints and deployments), each a component parented to nothing but the stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spec import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
+
+from .environment import Environment, EnvironmentArgs
+from .model import Model, ModelArgs
+from .package import ModelPackage, ModelPackageArgs
+from .settings import StackSettings
+
+
+def _key(asset: ModelAsset | EnvironmentAsset) -> str:
+    return f"{asset.name}:{asset.version or 'auto'}"
+
+
+@dataclass
+class WorkspaceGraph:
+    settings: StackSettings
+    models: dict[str, Model] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    packages: dict[str, ModelPackage] = field(default_factory=dict)
+
+    def model(self, asset: ModelAsset) -> Model:
+        key = _key(asset)
+        if key not in self.models:
+            name = asset.name if asset.version is None else f"{asset.name}-v{asset.version}"
+            self.models[key] = Model(name, ModelArgs(asset, self.settings.model_store))
+        return self.models[key]
+
+    def environment_for(self, package: PackageAsset) -> Environment | None:
+        asset = package.base_environment
+        if package.server_type == "custom":
+            return None  # the custom server's own image is the base
+        if asset is None:  # an MLflow model brings its own environment
+            key = f"mlflow:{package.model.name}:{package.model.content_hash[:12]}"
+            name = f"{package.model.name}-mlflow-env"
+            mlflow_model = package.model.path
+        else:
+            key, name, mlflow_model = _key(asset), asset.name, None
+            if asset.version is not None:
+                name = f"{asset.name}-v{asset.version}"
+        if key not in self.environments:
+            self.environments[key] = Environment(
+                name,
+                EnvironmentArgs(
+                    asset=asset,
+                    build_dir=self.settings.build_dir / "environments" / name,
+                    image_prefix=self.settings.image_prefix("env", name),
+                    mlflow_model=mlflow_model,
+                ),
+            )
+        return self.environments[key]
+
+    def package(self, asset: PackageAsset) -> ModelPackage:
+        if asset.name not in self.packages:
+            self.packages[asset.name] = ModelPackage(
+                asset.name,
+                ModelPackageArgs(
+                    asset=asset,
+                    model=self.model(asset.model),
+                    environment=self.environment_for(asset),
+                    build_dir=self.settings.build_dir / "packages" / asset.name,
+                    image_prefix=self.settings.image_prefix("pkg", asset.name),
+                    base_image=asset.base_environment.image if asset.base_environment else None,
+                ),
+            )
+        return self.packages[asset.name]
+
+
+def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph:
+    graph = WorkspaceGraph(settings)
+    for package in workspace.packages:
+        graph.package(package)
+    return graph
