@@ -1,0 +1,84 @@
+"""The spec layer: pydantic models of the Azure ML CLI v2 style YAML assets of a workspace,
+and `load_workspace`, which reads a workspace folder, checks it and resolves its references.
+
+Imports only pydantic, pyyaml and the standard library.
+"""
+
+from .conda import CondaConversionError, CondaFile, PipRequirements, conda_to_pip
+from .deployment import (
+    CodeConfiguration,
+    ManagedOnlineDeployment,
+    ProbeSettings,
+    RequestSettings,
+)
+from .endpoint import OnlineEndpoint
+from .environment import Environment, InlineEnvironment
+from .errors import SpecError, WorkspaceError
+from .hashing import hash_data, hash_file, hash_path, hash_tree
+from .instance_types import INSTANCE_TYPES, InstanceType, lookup_instance_type
+from .kinds import AssetKind, detect_kind
+from .model import InlineModel, Model
+from .package import (
+    BaseEnvironmentSource,
+    InferencingServer,
+    ModelConfiguration,
+    ModelPackage,
+    OnlineInferenceConfiguration,
+    PackageCodeConfiguration,
+    Route,
+)
+from .references import Reference, parse_reference
+from .resolved import (
+    DeploymentAsset,
+    EndpointAsset,
+    EnvironmentAsset,
+    ModelAsset,
+    PackageAsset,
+)
+from .versions import VersionState, next_version
+from .workspace import Workspace, load_workspace
+
+__all__ = [
+    "INSTANCE_TYPES",
+    "AssetKind",
+    "BaseEnvironmentSource",
+    "CodeConfiguration",
+    "CondaConversionError",
+    "CondaFile",
+    "DeploymentAsset",
+    "EndpointAsset",
+    "Environment",
+    "EnvironmentAsset",
+    "InferencingServer",
+    "InlineEnvironment",
+    "InlineModel",
+    "InstanceType",
+    "ManagedOnlineDeployment",
+    "Model",
+    "ModelAsset",
+    "ModelConfiguration",
+    "ModelPackage",
+    "OnlineEndpoint",
+    "OnlineInferenceConfiguration",
+    "PackageAsset",
+    "PackageCodeConfiguration",
+    "PipRequirements",
+    "ProbeSettings",
+    "Reference",
+    "RequestSettings",
+    "Route",
+    "SpecError",
+    "VersionState",
+    "Workspace",
+    "WorkspaceError",
+    "conda_to_pip",
+    "detect_kind",
+    "hash_data",
+    "hash_file",
+    "hash_path",
+    "hash_tree",
+    "load_workspace",
+    "lookup_instance_type",
+    "next_version",
+    "parse_reference",
+]

@@ -1,0 +1,119 @@
+"""The managed online deployment (``blue.yml``, ``green.yml``).
+
+A deployment runs either
+
+- a package: ``environment: azureml:<package>@latest`` (or ``:<version>``), nothing else; or
+- a model with its scoring code on an environment: ``model`` + ``code_configuration`` +
+  ``environment`` (an environment asset, or one written inline). With ``package_model: true``
+  (the CLI's ``--package-model``) the three are packaged first, as Azure ML does.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from .base import (
+    AssetModel,
+    ContainerPath,
+    DeploymentName,
+    EndpointName,
+    SpecModel,
+    Tags,
+    field_error,
+    reference_or_inline,
+)
+from .environment import InlineEnvironment
+from .instance_types import lookup_instance_type, unknown_instance_type_message
+from .model import InlineModel
+from .references import ReferenceStr
+
+
+class CodeConfiguration(SpecModel):
+    """A folder of scoring code (relative to the YAML file) and the script in it defining
+    ``init()`` and ``run(raw_data)``. ``entry_script`` is accepted for ``scoring_script``."""
+
+    code: str
+    scoring_script: str = Field(validation_alias=AliasChoices("scoring_script", "entry_script"))
+
+
+class RequestSettings(SpecModel):
+    """Azure ML's request settings, with its defaults."""
+
+    request_timeout_ms: int = Field(default=5000, ge=1, le=180000)
+    max_concurrent_requests_per_instance: int = Field(default=1, ge=1)
+    max_queue_wait_ms: int = Field(default=500, ge=0)
+
+
+class ProbeSettings(SpecModel):
+    """A liveness or readiness probe (seconds and counts, as Azure ML)."""
+
+    initial_delay: int = Field(default=10, ge=0)
+    period: int = Field(default=10, ge=1)
+    timeout: int = Field(default=2, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+    failure_threshold: int = Field(default=30, ge=1)
+
+
+class ReadinessProbeSettings(ProbeSettings):
+    """A readiness probe: as a liveness probe, but failing after 3 misses by default."""
+
+    failure_threshold: int = Field(default=3, ge=1)
+
+
+ModelField = reference_or_inline(ReferenceStr, InlineModel)
+EnvironmentField = reference_or_inline(ReferenceStr, InlineEnvironment)
+
+
+class ManagedOnlineDeployment(AssetModel):
+    """One deployment of an endpoint: what runs (a package, or model + code + environment)
+    on how many replicas of which size."""
+
+    name: DeploymentName
+    endpoint_name: EndpointName
+    description: str | None = None
+    tags: Tags = {}
+    model: ModelField | None = None
+    code_configuration: CodeConfiguration | None = None
+    environment: EnvironmentField | None = None
+    package_model: bool = False
+    instance_type: str
+    instance_count: int = Field(ge=1)
+    request_settings: RequestSettings = RequestSettings()
+    liveness_probe: ProbeSettings = ProbeSettings()
+    readiness_probe: ReadinessProbeSettings = ReadinessProbeSettings()
+    environment_variables: dict[str, str] = {}
+    model_mount_path: ContainerPath | None = None
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance_type(cls, value: str) -> str:
+        known = lookup_instance_type(value)
+        if known is None:
+            raise ValueError(unknown_instance_type_message(value))
+        return known.name
+
+    @model_validator(mode="after")
+    def _what_runs(self) -> Self:
+        if self.environment is None:
+            raise field_error(
+                "environment",
+                "is required: a package (azureml:<package>@latest), or an environment "
+                "together with model and code_configuration",
+            )
+        if self.code_configuration is not None and self.model is None:
+            raise field_error("model", "is required when code_configuration is given")
+        if isinstance(self.environment, InlineEnvironment) and self.model is None:
+            raise field_error(
+                "model",
+                "is required with an inline environment (a package is referenced, "
+                "never written inline)",
+            )
+        if self.package_model and self.model is None:
+            raise field_error(
+                "package_model",
+                "needs model, code_configuration and environment to package; a deployment "
+                "of a package needs no package_model",
+            )
+        return self

@@ -1,0 +1,50 @@
+"""The environment asset (``environment.yml``): a base image plus Python dependencies."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import model_validator
+
+from .base import AssetModel, AssetName, Tags, Version, field_error
+
+
+class Environment(AssetModel):
+    """A base image and, optionally, the dependencies installed on top of it.
+
+    Dependencies come from at most one of:
+
+    - `conda_file`: a conda environment file (Azure ML's field); its dependencies are
+      installed with pip (see `spec.conda`).
+    - `pip_requirements`: a pip requirements file. This field is our extension; Azure ML's
+      CLI v2 environments have no equivalent (use `conda_file` there).
+
+    Both paths are relative to the YAML file.
+    """
+
+    name: AssetName
+    version: Version | None = None
+    image: str
+    conda_file: str | None = None
+    pip_requirements: str | None = None
+    description: str | None = None
+    tags: Tags = {}
+
+    @model_validator(mode="after")
+    def _one_dependency_source(self) -> Self:
+        if self.conda_file is not None and self.pip_requirements is not None:
+            raise field_error(
+                "pip_requirements", "give either conda_file or pip_requirements, not both"
+            )
+        if not self.image or any(c.isspace() for c in self.image):
+            raise field_error(
+                "image", f"must be an image name such as python:3.11-slim (got {self.image!r})"
+            )
+        return self
+
+
+class InlineEnvironment(Environment):
+    """An environment written inline in a deployment; its name defaults to
+    ``<endpoint>-<deployment>-env``."""
+
+    name: AssetName | None = None  # type: ignore[assignment]
