@@ -22,3 +22,30 @@ pulumi.export(
     },
 )
 pulumi.export("models", {key: model.version for key, model in graph.models.items()})
+pulumi.export(
+    "endpoints",
+    {
+        name: {
+            "scoring_uri": endpoint.scoring_uri,
+            "swagger_uri": endpoint.swagger_uri,
+            "auth_mode": endpoint.auth_mode,
+            "traffic": graph.traffic[name].traffic,
+            "mirror_traffic": graph.traffic[name].mirror_traffic,
+            "deployments": {
+                deployment_name: {"replicas": deployment.replica_names}
+                for deployment_name, deployment in graph.deployments[name].items()
+            },
+        }
+        for name, endpoint in graph.endpoints.items()
+    },
+)
+pulumi.export(
+    "endpoint_keys",
+    pulumi.Output.secret(
+        {
+            name: {"primary": endpoint.primary_key, "secondary": endpoint.secondary_key}
+            for name, endpoint in graph.endpoints.items()
+            if endpoint.primary_key is not None
+        }
+    ),
+)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 
 from builds import ContainerLayout, layout_for, render_package_context, server_version
-from spec import PackageAsset
+from spec import PackageAsset, Route
 
 from .docker_resources import Image, ImageArgs
 from .environment import Environment
@@ -44,6 +44,13 @@ class ModelPackage(pulumi.ComponentResource):
         asset = args.asset
         self.layout = layout_for(asset, args.model.version)
         self.mode = asset.mode
+        self.server_type = asset.server_type
+        config = asset.inference_configuration
+        self.readiness_route = None
+        if config is not None:
+            self.readiness_route = config.readiness_route or Route(
+                port=config.scoring_route.port, path="/"
+            )
         environment_hash = asset.base_environment.content_hash if asset.base_environment else "none"
 
         def render(base_image: str) -> dict:

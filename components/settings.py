@@ -18,7 +18,15 @@ class StackSettings:
     state_dir: Path
     """`.state/<stack>`: this workspace's own files (model store, build contexts)."""
     router_port: int
-    """The loopback port the endpoints' router listens on (0: any free port)."""
+    """The loopback port of the first endpoint's router (next ones count up; 0: any port)."""
+    key_generation_table: dict[str, dict[str, int]]
+    """endpoint -> {"primary": n, "secondary": m}: raising a number regenerates that key."""
+    max_body_bytes: int
+    """Request bodies above this are refused by the router with 413."""
+
+    def key_generations(self, endpoint: str) -> tuple[int, int]:
+        generations = self.key_generation_table.get(endpoint, {})
+        return int(generations.get("primary", 0)), int(generations.get("secondary", 0))
 
     @property
     def model_store(self) -> Path:
@@ -46,4 +54,6 @@ class StackSettings:
             workspace=workspace if workspace.is_absolute() else PROJECT_ROOT / workspace,
             state_dir=state_dir if state_dir.is_absolute() else PROJECT_ROOT / state_dir,
             router_port=config.get_int("routerPort") or 0,
+            key_generation_table=config.get_object("keyGenerations") or {},
+            max_body_bytes=config.get_int("maxRequestBodyBytes") or 100 * 1024 * 1024,
         )

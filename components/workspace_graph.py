@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 from spec import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
 
+from .deployment import Deployment, DeploymentArgs
+from .endpoint import Endpoint, EndpointArgs
 from .environment import Environment, EnvironmentArgs
 from .model import Model, ModelArgs
 from .package import ModelPackage, ModelPackageArgs
 from .settings import StackSettings
+from .traffic import Traffic, TrafficArgs
 
 
 def _key(asset: ModelAsset | EnvironmentAsset) -> str:
@@ -23,6 +26,9 @@ class WorkspaceGraph:
     models: dict[str, Model] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
     packages: dict[str, ModelPackage] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    deployments: dict[str, dict[str, Deployment]] = field(default_factory=dict)
+    traffic: dict[str, Traffic] = field(default_factory=dict)
 
     def model(self, asset: ModelAsset) -> Model:
         key = _key(asset)
@@ -75,4 +81,41 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
     graph = WorkspaceGraph(settings)
     for package in workspace.packages:
         graph.package(package)
+    for index, endpoint_asset in enumerate(sorted(workspace.endpoints, key=lambda e: e.name)):
+        endpoint = Endpoint(
+            endpoint_asset.name,
+            EndpointArgs(
+                asset=endpoint_asset,
+                stack=settings.stack,
+                state_dir=settings.state_dir,
+                host_port=settings.router_port + index if settings.router_port else 0,
+                labels=settings.labels,
+                key_generations=settings.key_generations(endpoint_asset.name),
+            ),
+        )
+        graph.endpoints[endpoint_asset.name] = endpoint
+        deployments = {}
+        for asset in workspace.deployments_of(endpoint_asset.name):
+            package = graph.package(asset.package)
+            deployments[asset.name] = Deployment(
+                f"{endpoint_asset.name}-{asset.name}",
+                DeploymentArgs(
+                    asset=asset,
+                    package=package,
+                    model=graph.model(asset.package.model),
+                    endpoint=endpoint,
+                    stack=settings.stack,
+                    labels=settings.labels,
+                ),
+            )
+        graph.deployments[endpoint_asset.name] = deployments
+        graph.traffic[endpoint_asset.name] = Traffic(
+            f"{endpoint_asset.name}-traffic",
+            TrafficArgs(
+                asset=endpoint_asset,
+                endpoint=endpoint,
+                deployments=list(deployments.values()),
+                max_body_bytes=settings.max_body_bytes,
+            ),
+        )
     return graph

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 import time
+import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -39,6 +41,7 @@ REPLACE_ON = [
     "read_only_root",
     "restart",
     "healthcheck",
+    "readiness",
 ]
 
 
@@ -58,7 +61,25 @@ def _healthcheck(spec: dict[str, Any] | None) -> Healthcheck | None:
     )
 
 
-def _wait_until_ready(container, deadline_s: float, has_healthcheck: bool) -> None:
+def _ready_over_http(container, readiness: dict[str, Any]) -> bool:
+    """Does the container answer its readiness route with 200? (Asked from the host, over the
+    container's bridge address, as a kubelet probe would.)"""
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    addresses = [net["IPAddress"] for net in networks.values() if net.get("IPAddress")]
+    if not addresses:
+        return False
+    url = f"http://{addresses[0]}:{int(readiness['port'])}{readiness.get('path', '/')}"
+    try:
+        with urllib.request.urlopen(url, timeout=float(readiness.get("timeout_s", 2))) as answer:
+            return answer.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _wait_until_ready(container, props: dict[str, Any]) -> None:
+    deadline_s = float(props.get("ready_timeout_s") or 120)
+    readiness = props.get("readiness")
+    has_healthcheck = bool(props.get("healthcheck"))
     deadline = time.monotonic() + deadline_s
     while True:
         container.reload()
@@ -66,8 +87,12 @@ def _wait_until_ready(container, deadline_s: float, has_healthcheck: bool) -> No
         if state["Status"] in ("exited", "dead") or state.get("Restarting"):
             raise ContainerStartError(f"exited with code {state.get('ExitCode')}")
         health = (state.get("Health") or {}).get("Status")
-        if health == "healthy" or (not has_healthcheck and state["Status"] == "running"):
-            return
+        if state["Status"] == "running":
+            if readiness:
+                if _ready_over_http(container, readiness):
+                    return
+            elif health == "healthy" or not has_healthcheck:
+                return
         if time.monotonic() > deadline:
             raise ContainerStartError(
                 f"not ready after {deadline_s:.0f} s (status {state['Status']}, health {health})"
@@ -104,6 +129,12 @@ def start(props: dict[str, Any]):
         )
         for port in props.get("ports") or []
     }
+    for mount in props.get("mounts") or []:
+        if mount.get("type", "bind") == "bind" and mount.get("create_source"):
+            Path(mount["source"]).mkdir(parents=True, exist_ok=True)
+    for path, content in (props.get("seed_files") or {}).items():
+        if not Path(path).exists():
+            Path(path).write_text(content)
     mounts = [
         Mount(
             target=mount["target"],
@@ -146,11 +177,7 @@ class ContainerProvider(ResourceProvider):
         container = start(props)
         container.start()
         try:
-            _wait_until_ready(
-                container,
-                float(props.get("ready_timeout_s") or 120),
-                bool(props.get("healthcheck")),
-            )
+            _wait_until_ready(container, props)
         except ContainerStartError as error:
             logs = container.logs(tail=LOG_LINES_ON_FAILURE).decode(errors="replace")
             container.remove(force=True)
@@ -198,8 +225,12 @@ class ContainerArgs:
     read_only_root: pulumi.Input[bool] = False
     restart: pulumi.Input[str] = "unless-stopped"
     healthcheck: pulumi.Input[dict[str, Any]] | None = None
+    readiness: pulumi.Input[dict[str, Any]] | None = None
+    """`{port, path}`: `create` returns once this route answers 200 (else when running)."""
     ready_timeout_s: pulumi.Input[float] = 120
     stop_grace_s: pulumi.Input[int] = 10
+    seed_files: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    """Host files written before the first start when absent (e.g. a bootstrap config)."""
 
 
 class Container(Resource, module="docker", name="Container"):

@@ -25,7 +25,9 @@ class Stack:
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         }
 
-    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             ["pulumi", *args, "--stack", self.name, "--non-interactive"],
             cwd=self.project_dir,

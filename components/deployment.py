@@ -1,0 +1,124 @@
+"""Deployment: `instance_count` replicas of a package image, each limited to its instance
+type's CPU and memory, joined to the endpoint's network.
+
+A replica counts as created only once its readiness route answers; a replica that exits or
+does not become ready within the readiness probe's budget fails the `up` with its last log
+lines, and the replicas it would have replaced keep serving. Replicas restart when they crash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+
+from spec import DeploymentAsset
+
+from .compute import limits_for
+from .docker_resources import Container, ContainerArgs
+from .endpoint import Endpoint
+from .model import Model
+from .package import ModelPackage
+
+
+@dataclass
+class DeploymentArgs:
+    asset: DeploymentAsset
+    package: ModelPackage
+    model: Model
+    endpoint: Endpoint
+    stack: str
+    labels: dict[str, str]
+
+
+def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
+    settings = asset.request_settings
+    env = {"WORKER_COUNT": str(max(1, math.floor(cpus)))}
+    if settings.max_concurrent_requests_per_instance:
+        env["MAX_CONCURRENT_REQUESTS_PER_INSTANCE"] = str(
+            settings.max_concurrent_requests_per_instance
+        )
+    if settings.request_timeout_ms:
+        env["REQUEST_TIMEOUT_MS"] = str(settings.request_timeout_ms)
+    return env
+
+
+class Deployment(pulumi.ComponentResource):
+    servers: pulumi.Output[list[str]]
+    """`host:port` of each replica on the endpoint's network, for the router."""
+    replica_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, resource_name: str, args: DeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("modelpack:index:Deployment", resource_name, None, opts)
+        asset, package = args.asset, args.package
+        self.name = asset.name
+        limits = limits_for(asset.instance_type)
+        if limits.clamped:
+            pulumi.log.warn(
+                f"deployment {asset.name}: {asset.instance_type.name} has "
+                f"{asset.instance_type.vcpus} vCPUs and {asset.instance_type.memory_gib} GiB; "
+                f"this host allows {limits.cpus:g} CPUs and {limits.memory_mb} MiB, so replicas "
+                "get those",
+                resource=self,
+            )
+        layout = package.layout
+        env = {**asset.environment_variables}
+        mounts = []
+        if package.mode == "readonly_mount":
+            mounts.append(
+                {
+                    "source": args.model.store_path,
+                    "target": str(layout.model_dir),
+                    "read_only": True,
+                }
+            )
+        if package.server_type == "azureml_online":
+            env.update(_server_env(asset, limits.cpus))
+            readiness_path = "/readyz"
+        else:
+            route = package.readiness_route
+            readiness_path = route.path
+        probe = asset.readiness_probe
+        ready_timeout_s = probe.initial_delay + probe.period * probe.failure_threshold
+        labels = {
+            **args.labels,
+            "modelpack.endpoint": asset.endpoint_name,
+            "modelpack.deployment": asset.name,
+            "modelpack.role": "replica",
+        }
+        replicas = []
+        for index in range(asset.instance_count):
+            replicas.append(
+                Container(
+                    f"{resource_name}-{index}",
+                    ContainerArgs(
+                        name=f"mp-{args.stack}-{asset.endpoint_name}-{asset.name}-{index}",
+                        image=package.image,
+                        env=env,
+                        labels={**labels, "modelpack.replica": str(index)},
+                        network=args.endpoint.network,
+                        mounts=mounts,
+                        cpus=limits.cpus,
+                        memory_mb=limits.memory_mb,
+                        readiness={
+                            "port": layout.port,
+                            "path": readiness_path,
+                            "timeout_s": probe.timeout,
+                        },
+                        ready_timeout_s=ready_timeout_s,
+                        stop_grace_s=max(
+                            10,
+                            math.ceil((asset.request_settings.request_timeout_ms or 5000) / 1000)
+                            + 2,
+                        ),
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+            )
+        port = layout.port
+        self.replica_names = pulumi.Output.all(*[r.container_name for r in replicas])
+        self.servers = self.replica_names.apply(lambda names: [f"{n}:{port}" for n in names])
+        self.register_outputs({"servers": self.servers, "replica_names": self.replica_names})

@@ -1,0 +1,117 @@
+"""Endpoint: an online endpoint's network, router and keys.
+
+The endpoint owns what deployments join (the network) and what clients call (the router on a
+loopback port). It does not know its deployments: the Traffic resource, which depends on both,
+writes the router's configuration once their replicas are ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from router import RouterConfig, render_nginx_conf
+from router.config import HEALTH_PATH, ROUTER_PORT
+from spec import EndpointAsset, hash_tree
+
+from .docker_resources import Container, ContainerArgs, Image, ImageArgs, Network
+from .keys import EndpointKeys
+
+ROUTER_IMAGE_SOURCE = Path(__file__).resolve().parent.parent / "router" / "image"
+
+
+@dataclass
+class EndpointArgs:
+    asset: EndpointAsset
+    stack: str
+    state_dir: Path
+    host_port: int
+    """Loopback port clients call; 0 lets Docker pick one."""
+    base_image: str = "python:3.11-slim"
+    labels: dict[str, str] | None = None
+    key_generations: tuple[int, int] = (0, 0)
+
+
+class Endpoint(pulumi.ComponentResource):
+    network: pulumi.Output[str]
+    router_id: pulumi.Output[str]
+    config_dir: Path
+    scoring_uri: pulumi.Output[str]
+    swagger_uri: pulumi.Output[str]
+    primary_key: pulumi.Output[str] | None
+    secondary_key: pulumi.Output[str] | None
+
+    def __init__(
+        self, resource_name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("modelpack:index:Endpoint", resource_name, None, opts)
+        asset = args.asset
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {**(args.labels or {}), "modelpack.endpoint": asset.name}
+        self.name = asset.name
+        self.auth_mode = asset.auth_mode
+        network = Network(
+            f"{resource_name}-network",
+            name=f"mp-{args.stack}-{asset.name}",
+            labels=labels,
+            opts=child,
+        )
+        self.network = network.name
+
+        if asset.auth_mode == "key":
+            keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
+            self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
+        else:
+            self.primary_key = self.secondary_key = None
+
+        router_image = Image(
+            f"{resource_name}-router-image",
+            ImageArgs(
+                tag=f"modelpack/{args.stack}/router:{hash_tree(ROUTER_IMAGE_SOURCE)[:12]}",
+                context=str(ROUTER_IMAGE_SOURCE),
+                build_args={"BASE_IMAGE": args.base_image},
+                labels=labels,
+                hashes={"router": hash_tree(ROUTER_IMAGE_SOURCE)},
+            ),
+            child,
+        )
+        self.config_dir = args.state_dir / "routers" / asset.name
+        # Until the first traffic table is written every request gets 503.
+        bootstrap = render_nginx_conf(RouterConfig(endpoint=asset.name, upstreams=[], traffic={}))
+        router = Container(
+            f"{resource_name}-router",
+            ContainerArgs(
+                name=f"mp-{args.stack}-{asset.name}-router",
+                image=router_image.image_id,
+                labels={**labels, "modelpack.role": "router"},
+                ports=[{"container": ROUTER_PORT, "host": args.host_port or None}],
+                network=network.name,
+                mounts=[
+                    {
+                        "source": str(self.config_dir),
+                        "target": "/etc/modelpack",
+                        "read_only": True,
+                        "create_source": True,
+                    }
+                ],
+                seed_files={str(self.config_dir / "nginx.conf"): bootstrap},
+                readiness={"port": ROUTER_PORT, "path": HEALTH_PATH},
+                ready_timeout_s=60,
+                stop_grace_s=5,
+            ),
+            child,
+        )
+        self.router_id = router.container_id
+        port = router.host_ports.apply(lambda ports: ports[str(ROUTER_PORT)])
+        self.scoring_uri = port.apply(lambda p: f"http://127.0.0.1:{p}/score")
+        self.swagger_uri = port.apply(lambda p: f"http://127.0.0.1:{p}/swagger.json")
+        self.register_outputs(
+            {
+                "network": self.network,
+                "router_id": self.router_id,
+                "scoring_uri": self.scoring_uri,
+                "swagger_uri": self.swagger_uri,
+            }
+        )

@@ -1,0 +1,169 @@
+"""Render nginx.conf for one endpoint.
+
+What the router does, as Azure ML online endpoints do:
+- checks `Authorization: Bearer <key>` against the endpoint's keys (401 otherwise);
+- splits live traffic across deployments by weight (`split_clients` on the request id);
+- sends a request carrying `azureml-model-deployment: <name>` to that deployment, even at 0%;
+- mirrors a percentage of live requests to other deployments, discarding their answers;
+- names the deployment that served each answer in an `azureml-model-deployment` header;
+- passes request ids through (`x-request-id`, `x-ms-client-request-id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROUTER_PORT = 8080
+HEALTH_PATH = "/-/router-health"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    deployment: str
+    servers: list[str]
+    """host:port of every ready replica."""
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    endpoint: str
+    upstreams: list[Upstream]
+    traffic: dict[str, int]
+    mirror_traffic: dict[str, int] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    """Accepted bearer keys; empty means no key check."""
+    max_body_bytes: int = 100 * 1024 * 1024
+    request_timeout_s: float = 90.0
+    version: str = ""
+    """Answered on the health path, so a reload can be seen to have taken effect."""
+
+
+def _upstream_name(deployment: str) -> str:
+    return "deployment_" + "".join(ch if ch.isalnum() else "_" for ch in deployment)
+
+
+def _split_clients(variable: str, weights: dict[str, int], rest: str, salt: str = "") -> list[str]:
+    lines = [f'    split_clients "{salt}${{request_id}}" {variable} {{']
+    for deployment, percent in sorted(weights.items()):
+        if percent > 0:
+            lines.append(f"        {percent}% {deployment};")
+    lines.append(f'        * "{rest}";')
+    lines.append("    }")
+    return lines
+
+
+def render_nginx_conf(config: RouterConfig) -> str:
+    deployments = {upstream.deployment for upstream in config.upstreams if upstream.servers}
+    lines = [
+        "worker_processes auto;",
+        "pid /tmp/nginx.pid;",
+        "error_log /dev/stderr warn;",
+        "events { worker_connections 4096; }",
+        "http {",
+        "    access_log off;",
+        "    client_body_temp_path /tmp/client_body;",
+        "    proxy_temp_path /tmp/proxy;",
+        "    fastcgi_temp_path /tmp/fastcgi;",
+        "    uwsgi_temp_path /tmp/uwsgi;",
+        "    scgi_temp_path /tmp/scgi;",
+        f"    client_max_body_size {config.max_body_bytes};",
+        "    client_body_buffer_size 1m;",
+        "    keepalive_requests 100000;",
+        "    server_tokens off;",
+        "    map_hash_bucket_size 256;",
+    ]
+    for upstream in sorted(config.upstreams, key=lambda u: u.deployment):
+        if not upstream.servers:
+            continue
+        lines.append(f"    upstream {_upstream_name(upstream.deployment)} {{")
+        lines += [
+            f"        server {server} max_fails=1 fail_timeout=2s;" for server in upstream.servers
+        ]
+        lines += ["        keepalive 64;", "    }"]
+
+    live = {name: pct for name, pct in config.traffic.items() if name in deployments}
+    lines += _split_clients("$split_target", live, "")
+    lines += [
+        "    map $http_azureml_model_deployment $target {",
+        '        "" $split_target;',
+    ]
+    lines += [f'        "{name}" "{name}";' for name in sorted(deployments)]
+    lines += ['        default "unknown";', "    }"]
+    lines += [
+        "    map $target $target_upstream {",
+        *[f'        "{name}" {_upstream_name(name)};' for name in sorted(deployments)],
+        '        default "";',
+        "    }",
+        "    map $http_x_request_id $req_id {",
+        '        "" $request_id;',
+        "        default $http_x_request_id;",
+        "    }",
+    ]
+    if config.keys:
+        lines.append("    map $http_authorization $authorized {")
+        lines += [f'        "Bearer {key}" 1;' for key in config.keys]
+        lines += ["        default 0;", "    }"]
+    mirrors = {
+        name: pct for name, pct in config.mirror_traffic.items() if name in deployments and pct > 0
+    }
+    for name, percent in sorted(mirrors.items()):
+        variable = f"$mirror_{_upstream_name(name)}"
+        lines += _split_clients(variable, {"yes": percent}, "no", salt=f"mirror-{name}-")
+
+    timeout = f"{config.request_timeout_s:g}s"
+    lines += [
+        "    server {",
+        f"        listen {ROUTER_PORT} reuseport backlog=4096;",
+        f"        location = {HEALTH_PATH} {{ return 200 '{config.version or 'ok'}'; }}",
+        "        location / {",
+    ]
+    if config.keys:
+        lines.append(
+            "            if ($authorized = 0) { add_header WWW-Authenticate Bearer always;"
+            ' return 401 \'{"error": "missing or invalid key"}\'; }'
+        )
+    lines += [
+        '            if ($target = "unknown") { return 404 \'{"error": "no such deployment"}\'; }',
+        '            if ($target_upstream = "") {'
+        ' return 503 \'{"error": "no deployment takes traffic"}\'; }',
+    ]
+    for name in sorted(mirrors):
+        lines.append(f"            mirror /_mirror/{name};")
+    lines += [
+        "            mirror_request_body on;",
+        "            proxy_http_version 1.1;",
+        '            proxy_set_header Connection "";',
+        "            proxy_set_header Host $host;",
+        "            proxy_set_header x-request-id $req_id;",
+        "            proxy_set_header x-ms-request-id $req_id;",
+        "            proxy_set_header azureml-model-deployment $target;",
+        '            proxy_set_header Authorization "";',
+        "            proxy_hide_header azureml-model-deployment;",
+        "            add_header azureml-model-deployment $target always;",
+        "            add_header x-request-id $req_id always;",
+        "            proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+        "            proxy_next_upstream_tries 3;",
+        "            proxy_connect_timeout 2s;",
+        f"            proxy_read_timeout {timeout};",
+        f"            proxy_send_timeout {timeout};",
+        "            proxy_pass http://$target_upstream;",
+        "        }",
+    ]
+    for name in sorted(mirrors):
+        variable = f"$mirror_{_upstream_name(name)}"
+        lines += [
+            f"        location = /_mirror/{name} {{",
+            "            internal;",
+            f'            if ({variable} = "no") {{ return 204; }}',
+            "            proxy_http_version 1.1;",
+            '            proxy_set_header Connection "";',
+            "            proxy_set_header x-request-id $req_id;",
+            f"            proxy_set_header azureml-model-deployment {name};",
+            '            proxy_set_header Authorization "";',
+            "            proxy_connect_timeout 2s;",
+            f"            proxy_read_timeout {timeout};",
+            f"            proxy_pass http://{_upstream_name(name)}$request_uri;",
+            "        }",
+        ]
+    lines += ["    }", "}"]
+    return "\n".join(lines) + "\n"

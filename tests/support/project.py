@@ -1,0 +1,45 @@
+"""A throw-away copy of the modelpack Pulumi project, with its own backend and state folder,
+so that tests deploy real stacks side by side without touching the repo's stacks/ or .state/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .pulumi_cli import Stack
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_WORKSPACE = REPO / "workspaces" / "example"
+
+
+def copy_example_workspace(destination: Path) -> Path:
+    """The example workspace with a trained model (trained once per machine, then copied)."""
+    model = EXAMPLE_WORKSPACE / "model" / "sklearn_regression_model.pkl"
+    if not model.exists():
+        import runpy
+
+        runpy.run_path(str(EXAMPLE_WORKSPACE / "train.py"), run_name="__main__")
+    shutil.copytree(EXAMPLE_WORKSPACE, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def modelpack_stack(root: Path, name: str, workspace: Path, **config: str) -> Stack:
+    """Initialise stack `name` of a copy of the project under `root`, deploying `workspace`.
+
+    Stack names must be unique across tests running at the same time: they name the
+    containers, networks and images of the stack."""
+    project = root / "project"
+    project.mkdir(parents=True)
+    shutil.copy(REPO / "__main__.py", project / "__main__.py")
+    (project / "Pulumi.yaml").write_text("name: modelpack\nruntime:\n  name: python\n")
+    stack = Stack(project, root / "backend", name)
+    stack.init()
+    settings = {
+        "modelpack:workspace": str(workspace),
+        "modelpack:stateDir": str(root / "state"),
+        "modelpack:routerPort": "0",
+        **config,
+    }
+    for key, value in settings.items():
+        stack.set_config(key, value)
+    return stack
