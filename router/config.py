@@ -139,6 +139,7 @@ def render_nginx_conf(config: RouterConfig) -> str:
         "            proxy_set_header azureml-model-deployment $target;",
         '            proxy_set_header Authorization "";',
         "            proxy_hide_header azureml-model-deployment;",
+        "            proxy_hide_header x-request-id;",
         "            add_header azureml-model-deployment $target always;",
         "            add_header x-request-id $req_id always;",
         "            proxy_next_upstream error timeout http_502 http_503 non_idempotent;",

@@ -175,10 +175,13 @@ class ContainerProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         report(f"starting container {props['name']} from {str(props['image'])[:40]}")
         container = start(props)
-        container.start()
         try:
+            container.start()
             _wait_until_ready(container, props)
-        except ContainerStartError as error:
+        except BaseException as error:  # never leave a container the state does not know
+            if not isinstance(error, ContainerStartError):
+                container.remove(force=True)
+                raise
             logs = container.logs(tail=LOG_LINES_ON_FAILURE).decode(errors="replace")
             container.remove(force=True)
             raise ContainerStartError(

@@ -106,9 +106,18 @@ class ImageProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         # The tag may already name a newer build; remove only this image id, and keep it while
-        # containers (e.g. still-draining replicas) use it.
+        # containers (e.g. still-draining replicas) use it. An identical build of another
+        # stack shares the id under its own tag: untag ours first, so that removing the id
+        # (refused while other tags remain) leaves no tag of this stack behind.
+        api = engine().api
+        tag = props.get("tag")
         try:
-            engine().api.remove_image(id_, noprune=False)
+            if tag and api.inspect_image(tag)["Id"] == id_:
+                api.remove_image(tag, noprune=False)
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            pass
+        try:
+            api.remove_image(id_, noprune=False)
         except (docker.errors.ImageNotFound, docker.errors.APIError):
             pass
 

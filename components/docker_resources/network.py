@@ -33,9 +33,14 @@ class NetworkProvider(ResourceProvider):
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         try:
-            engine().networks.get(id_).remove()
+            network = engine().networks.get(id_)
         except docker.errors.NotFound:
-            pass
+            return
+        # Containers of this stack only join its own networks; any still attached here were
+        # left behind (e.g. by an interrupted `up`) and would keep the network alive.
+        for container in network.containers:
+            network.disconnect(container, force=True)
+        network.remove()
 
 
 class Network(Resource, module="docker", name="Network"):

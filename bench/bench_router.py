@@ -1,0 +1,108 @@
+"""Router overhead: the same load sent through the endpoint's nginx router and straight to
+the one replica behind it, in one run.
+
+    .venv/bin/python bench/bench_router.py [--seconds 10] [--connections 16]
+
+Deploys the example workspace (blue only, one replica, 100% traffic) into a throw-away stack,
+runs wrk against both targets one after the other, prints a table and destroys the stack.
+Needs `make setup` (Pulumi, Docker, wrk) and `source scripts/env.sh`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import docker
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.project import copy_example_workspace, modelpack_stack  # noqa: E402
+
+ENDPOINT = "sklearn-regression-online"
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, body: str, headers: dict[str, str], seconds: int, connections: int) -> dict:
+    lines = ["wrk.method = 'POST'", f"wrk.body = {json.dumps(body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    percentiles = {}
+    latency_line = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)$", re.M)
+    for pct, value, unit in latency_line.findall(output):
+        percentiles[pct] = float(value) * UNITS_MS[unit]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": rps,
+        "p50": percentiles.get("50"),
+        "p99": percentiles.get("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        workspace = copy_example_workspace(root / "workspace")
+        (workspace / "green.yml").unlink()
+        (workspace / "endpoint.yml").write_text(
+            f"name: {ENDPOINT}\nauth_mode: key\ntraffic:\n  blue: 100\n"
+        )
+        stack = modelpack_stack(root, f"bench{uuid.uuid4().hex[:6]}", workspace)
+        print(f"deploying stack {stack.name} ...", flush=True)
+        stack.up()
+        try:
+            outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+            endpoint = outputs["endpoints"][ENDPOINT]
+            key = outputs["endpoint_keys"][ENDPOINT]["primary"]
+            replica_name = endpoint["deployments"]["blue"]["replicas"][0]
+            replica = docker.from_env().containers.get(replica_name)
+            address = next(iter(replica.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+            body = (workspace / "sample-request.json").read_text()
+            json_headers = {"Content-Type": "application/json"}
+            cases = [
+                ("direct to the replica", f"http://{address}:5001/score", json_headers),
+                (
+                    "through the router",
+                    endpoint["scoring_uri"],
+                    {**json_headers, "Authorization": f"Bearer {key}"},
+                ),
+            ]
+            results = []
+            for label, url, headers in cases:
+                wrk(url, body, headers, 2, args.connections)  # warm-up
+                results.append((label, wrk(url, body, headers, args.seconds, args.connections)))
+        finally:
+            stack.destroy()
+
+    load = f"wrk -t2 -c{args.connections} -d{args.seconds}s"
+    print(f"\n{load}, one replica (2 workers), 2-row request")
+    print(f"{'target':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    for label, r in results:
+        print(f"{label:<24}{r['rps']:>12.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['non_2xx']:>9}")
+    direct, routed = results[0][1]["rps"], results[1][1]["rps"]
+    print(f"router cost: {100 * (1 - routed / direct):.1f}% of throughput (target < 10%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""The verbs of `python -m cli`, in the manner of `az ml online-endpoint`:
+
+    python -m cli up|preview|destroy|refresh [--workspace dev] [-- <more pulumi flags>]
+    python -m cli destroy --remove-stack  # also forget the stack (pulumi stack rm)
+    python -m cli invoke --name <endpoint> [--deployment-name <d>] --request-file <f.json>
+    python -m cli keys show --name <endpoint>
+    python -m cli keys regenerate --name <endpoint> --key-type primary|secondary
+    python -m cli logs --name <endpoint> --deployment-name <d> [--instance <i>] [--lines <n>]
+    python -m cli list [--json]
+    python -m cli workspace            # which stack, backend and passphrase a workspace uses
+
+Every verb takes `--workspace/-w` (default $MODELPACK_WORKSPACE, else dev); see cli/workspaces.py
+for how a workspace picks its backend and passphrase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from . import keys as keys_verbs
+from .containers import engine
+from .endpoints import (
+    endpoint_statuses,
+    invoke,
+    read_request_file,
+    render_statuses,
+    require_success,
+)
+from .errors import CliError
+from .logs import DEFAULT_LINES, replica_logs
+from .outputs import load_outputs
+from .pulumi_runner import LIFECYCLE_VERBS, PulumiRunner
+from .workspaces import DEFAULT_WORKSPACE, resolve_passphrase, resolve_workspace
+
+Handler = Callable[[argparse.Namespace, PulumiRunner], int]
+
+_LIFECYCLE_HELP = {
+    "up": "create the workspace's stack if missing, then deploy it (pulumi up --yes)",
+    "preview": "show what `up` would change, resource by resource (pulumi preview --diff)",
+    "destroy": "remove everything the workspace deployed (pulumi destroy --yes)",
+    "refresh": "reconcile the stack's state with what runs (pulumi refresh --yes)",
+}
+
+
+def _workspace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-w",
+        "--workspace",
+        "--workspace-name",
+        dest="workspace",
+        default=os.environ.get("MODELPACK_WORKSPACE") or DEFAULT_WORKSPACE,
+        help="workspace (= Pulumi stack) to act on (default: %(default)s)",
+    )
+
+
+def _endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--name", required=True, help="endpoint name")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cli",
+        description="Deploy model packages to online endpoints and call them.",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    for verb in LIFECYCLE_VERBS:
+        sub = verbs.add_parser(verb, help=_LIFECYCLE_HELP[verb])
+        _workspace_option(sub)
+        sub.add_argument(
+            "pulumi_args",
+            nargs="*",
+            metavar="-- PULUMI_FLAGS",
+            help="more flags for pulumi, after `--` (e.g. -- --target <urn>)",
+        )
+        if verb == "destroy":
+            sub.add_argument(
+                "--remove-stack",
+                action="store_true",
+                help="then delete the stack and its history (its config file stays)",
+            )
+        sub.set_defaults(handler=_lifecycle, remove_stack=False)
+
+    sub = verbs.add_parser("invoke", help="send a request file to an endpoint, print the answer")
+    _workspace_option(sub)
+    _endpoint_option(sub)
+    sub.add_argument("-d", "--deployment-name", help="send to this deployment, whatever traffic")
+    sub.add_argument("-r", "--request-file", required=True, type=Path, help="JSON request body")
+    sub.add_argument("--timeout", type=float, default=90.0, help="seconds (default: 90)")
+    sub.set_defaults(handler=_invoke)
+
+    keys = verbs.add_parser("keys", help="an endpoint's keys").add_subparsers(
+        dest="keys_verb", required=True, metavar="ACTION"
+    )
+    sub = keys.add_parser("show", help="print the primary and secondary keys as JSON")
+    _workspace_option(sub)
+    _endpoint_option(sub)
+    sub.set_defaults(handler=_keys_show)
+    sub = keys.add_parser("regenerate", help="replace one key (the other keeps working)")
+    _workspace_option(sub)
+    _endpoint_option(sub)
+    sub.add_argument("--key-type", required=True, choices=keys_verbs.KEY_TYPES)
+    sub.add_argument(
+        "--no-up", dest="apply", action="store_false", help="only record it; the next up applies"
+    )
+    sub.set_defaults(handler=_keys_regenerate)
+
+    sub = verbs.add_parser("logs", help="a deployment replica's last log lines")
+    _workspace_option(sub)
+    _endpoint_option(sub)
+    sub.add_argument("-d", "--deployment-name", required=True)
+    sub.add_argument("-i", "--instance", help="replica index or container name (default: 0)")
+    sub.add_argument("-l", "--lines", type=_non_negative, default=DEFAULT_LINES)
+    sub.set_defaults(handler=_logs)
+
+    sub = verbs.add_parser("list", help="endpoints, traffic, deployments and replica state")
+    _workspace_option(sub)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.set_defaults(handler=_list)
+
+    sub = verbs.add_parser("workspace", help="the stack, backend and passphrase a workspace uses")
+    _workspace_option(sub)
+    sub.set_defaults(handler=_workspace)
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def _lifecycle(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    code = runner.lifecycle(args.verb, args.pulumi_args)
+    if args.remove_stack and runner.stack_exists():
+        runner.capture("stack", "rm", "--yes", "--preserve-config")
+        print(f"removed stack '{runner.ws}' from {runner.workspace.backend_url}")
+    return code
+
+
+def _invoke(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    body = read_request_file(args.request_file)
+    endpoint = load_outputs(runner, show_secrets=True).endpoint(args.name)
+    if endpoint.auth_mode == "aml_token":
+        runner.note("aml_token auth is not implemented yet: sending the request without a token")
+    result = invoke(endpoint, body, runner.ws, args.deployment_name, timeout=args.timeout)
+    require_success(result, endpoint, runner.ws, args.deployment_name)
+    print(result.body)
+    if result.deployment:
+        print(f"served by deployment: {result.deployment}", file=sys.stderr)
+    return 0
+
+
+def _keys_show(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    found = keys_verbs.show(runner, args.name)
+    print(json.dumps({"primary": found.primary, "secondary": found.secondary}, indent=2))
+    return 0
+
+
+def _keys_regenerate(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    keys_verbs.regenerate(runner, args.name, args.key_type, apply=args.apply)
+    if args.apply:
+        print(
+            f"regenerated the {args.key_type} key of '{args.name}'; `python -m cli keys show "
+            f"--workspace {runner.ws} --name {args.name}` prints it"
+        )
+    return 0
+
+
+def _logs(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    found = replica_logs(
+        load_outputs(runner), engine(), args.name, args.deployment_name, args.instance, args.lines
+    )
+    for line in found.lines:
+        print(line)
+    if found.others:
+        runner.note(
+            f"these are the logs of instance {found.instance} ({found.container}); the "
+            f"deployment also runs {', '.join(found.others)} (--instance picks one)"
+        )
+    return 0
+
+
+def _list(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    statuses = endpoint_statuses(load_outputs(runner), engine())
+    if args.json:
+        print(json.dumps([status.as_dict() for status in statuses], indent=2))
+    else:
+        print(render_statuses(runner.ws, statuses))
+    return 0
+
+
+def _workspace(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    workspace = runner.workspace
+    passphrase = resolve_passphrase(workspace, runner.environ, create=False)
+    exists = runner.stack_exists()
+    print(f"workspace:    {workspace.name}")
+    print(f"stack:        {workspace.stack} ({'exists' if exists else 'not created yet'})")
+    print(f"backend:      {workspace.backend_url} ({workspace.backend_source})")
+    print(f"config:       {workspace.stack_config_file}")
+    if passphrase is not None:
+        known = passphrase.source
+    elif exists:
+        known = f"unknown: set PULUMI_CONFIG_PASSPHRASE or write {workspace.passphrase_file}"
+    else:
+        known = f"none yet (up generates {workspace.passphrase_file})"
+    print(f"passphrase:   {known}")
+    return 0
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        workspace = resolve_workspace(args.workspace, environ=environ)
+        runner = PulumiRunner(workspace, environ=environ)
+        handler: Handler = args.handler
+        return handler(args, runner)
+    except CliError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        if error.next_step:
+            print(f"next: {error.next_step}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `python -m cli ... | head`
+        sys.stderr.close()
+        return 0
