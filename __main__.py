@@ -45,7 +45,6 @@ pulumi.export(
         {
             name: {"primary": endpoint.primary_key, "secondary": endpoint.secondary_key}
             for name, endpoint in graph.endpoints.items()
-            if endpoint.primary_key is not None
         }
     ),
 )

@@ -3,6 +3,7 @@
     python -m cli up|preview|destroy|refresh [--workspace dev] [-- <more pulumi flags>]
     python -m cli destroy --remove-stack  # also forget the stack (pulumi stack rm)
     python -m cli invoke --name <endpoint> [--deployment-name <d>] --request-file <f.json>
+    python -m cli get-credentials --name <endpoint>   # a token, for auth_mode: aml_token
     python -m cli keys show --name <endpoint>
     python -m cli keys regenerate --name <endpoint> --key-type primary|secondary
     python -m cli logs --name <endpoint> --deployment-name <d> [--instance <i>] [--lines <n>]
@@ -19,12 +20,15 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from . import keys as keys_verbs
+from . import tokens
 from .containers import engine
 from .endpoints import (
+    endpoint_key,
     endpoint_statuses,
     invoke,
     read_request_file,
@@ -94,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--timeout", type=float, default=90.0, help="seconds (default: 90)")
     sub.set_defaults(handler=_invoke)
 
+    sub = verbs.add_parser("get-credentials", help="a short-lived token (aml_token endpoints)")
+    _workspace_option(sub)
+    _endpoint_option(sub)
+    sub.add_argument("--lifetime", type=int, default=tokens.DEFAULT_LIFETIME_S, help="seconds")
+    sub.set_defaults(handler=_get_credentials)
+
     keys = verbs.add_parser("keys", help="an endpoint's keys").add_subparsers(
         dest="keys_verb", required=True, metavar="ACTION"
     )
@@ -150,13 +160,25 @@ def _lifecycle(args: argparse.Namespace, runner: PulumiRunner) -> int:
 def _invoke(args: argparse.Namespace, runner: PulumiRunner) -> int:
     body = read_request_file(args.request_file)
     endpoint = load_outputs(runner, show_secrets=True).endpoint(args.name)
-    if endpoint.auth_mode == "aml_token":
-        runner.note("aml_token auth is not implemented yet: sending the request without a token")
     result = invoke(endpoint, body, runner.ws, args.deployment_name, timeout=args.timeout)
     require_success(result, endpoint, runner.ws, args.deployment_name)
     print(result.body)
     if result.deployment:
         print(f"served by deployment: {result.deployment}", file=sys.stderr)
+    return 0
+
+
+def _get_credentials(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    endpoint = load_outputs(runner, show_secrets=True).endpoint(args.name)
+    if endpoint.auth_mode != "aml_token":
+        raise CliError(
+            f"endpoint '{args.name}' uses auth_mode {endpoint.auth_mode}, not aml_token",
+            f"`python -m cli keys show --workspace {runner.ws} --name {args.name}` prints its keys",
+        )
+    endpoint_key(endpoint, runner.ws)  # says what to do when the stack has no keys yet
+    token = tokens.mint(endpoint.name, endpoint.keys.primary, args.lifetime)
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(token.expiry))
+    print(json.dumps({"accessToken": token.access_token, "expiryTimeUtc": expiry}, indent=2))
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import docker
 
+from . import tokens
 from .containers import ContainerState, by_name, labelled
 from .errors import CliError
 from .outputs import EndpointOutputs, StackOutputs
@@ -49,15 +50,16 @@ def request_headers(
 
 
 def endpoint_key(endpoint: EndpointOutputs, workspace: str) -> str | None:
-    """The primary key of a key-auth endpoint; None for the other auth modes."""
-    if endpoint.auth_mode != "key":
-        return None
+    """What goes after `Bearer`: the primary key of a key endpoint, a freshly minted token of
+    an aml_token endpoint."""
     if endpoint.keys is None:
         raise CliError(
             f"the stack outputs of workspace '{workspace}' carry no keys for endpoint "
             f"'{endpoint.name}'",
             f"run `python -m cli up --workspace {workspace}` so the keys are created",
         )
+    if endpoint.auth_mode == "aml_token":
+        return tokens.mint(endpoint.name, endpoint.keys.primary).access_token
     return endpoint.keys.primary
 
 

@@ -40,8 +40,8 @@ class Endpoint(pulumi.ComponentResource):
     config_dir: Path
     scoring_uri: pulumi.Output[str]
     swagger_uri: pulumi.Output[str]
-    primary_key: pulumi.Output[str] | None
-    secondary_key: pulumi.Output[str] | None
+    primary_key: pulumi.Output[str]
+    secondary_key: pulumi.Output[str]
 
     def __init__(
         self, resource_name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,11 +60,9 @@ class Endpoint(pulumi.ComponentResource):
         )
         self.network = network.name
 
-        if asset.auth_mode == "key":
-            keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
-            self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
-        else:
-            self.primary_key = self.secondary_key = None
+        # Key endpoints accept the keys; aml_token endpoints accept tokens signed with them.
+        keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
+        self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
 
         router_image = Image(
             f"{resource_name}-router-image",

@@ -103,7 +103,7 @@ class Traffic(pulumi.ComponentResource):
         names = [deployment.name for deployment in args.deployments]
         self.traffic = {name: asset.traffic.get(name, 0) for name in names}
         self.mirror_traffic = dict(asset.mirror_traffic)
-        keys = [endpoint.primary_key, endpoint.secondary_key] if endpoint.primary_key else []
+        keys = [endpoint.primary_key, endpoint.secondary_key]
 
         def render(values: list) -> dict[str, str]:
             servers, key_values = values[: len(names)], values[len(names) :]
@@ -113,6 +113,7 @@ class Traffic(pulumi.ComponentResource):
                 traffic=self.traffic,
                 mirror_traffic=self.mirror_traffic,
                 keys=[key for key in key_values if key],
+                auth_mode=asset.auth_mode,
                 max_body_bytes=args.max_body_bytes,
             )
             version = hash_data(
@@ -139,7 +140,7 @@ class Traffic(pulumi.ComponentResource):
                 "endpoint": asset.name,
                 "router_id": endpoint.router_id,
                 "config_dir": str(endpoint.config_dir),
-                "conf": pulumi.Output.secret(rendered["conf"]) if keys else rendered["conf"],
+                "conf": pulumi.Output.secret(rendered["conf"]),
                 "version": rendered["version"],
                 "summary": summary,
                 "traffic": self.traffic,

@@ -31,7 +31,10 @@ class RouterConfig:
     traffic: dict[str, int]
     mirror_traffic: dict[str, int] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)
-    """Accepted bearer keys; empty means no key check."""
+    """The endpoint's keys (primary, secondary)."""
+    auth_mode: str = "key"
+    """`key`: the keys themselves are accepted bearer tokens; `aml_token`: short-lived tokens
+    signed with a key (see router/image/token.js) are; no keys: no check at all."""
     max_body_bytes: int = 100 * 1024 * 1024
     request_timeout_s: float = 90.0
     version: str = ""
@@ -54,7 +57,9 @@ def _split_clients(variable: str, weights: dict[str, int], rest: str, salt: str 
 
 def render_nginx_conf(config: RouterConfig) -> str:
     deployments = {upstream.deployment for upstream in config.upstreams if upstream.servers}
+    tokens = config.auth_mode == "aml_token" and bool(config.keys)
     lines = [
+        "load_module /usr/lib/nginx/modules/ngx_http_js_module.so;" if tokens else "",
         "worker_processes auto;",
         "pid /tmp/nginx.pid;",
         "error_log /dev/stderr warn;",
@@ -99,7 +104,16 @@ def render_nginx_conf(config: RouterConfig) -> str:
         "        default $http_x_request_id;",
         "    }",
     ]
-    if config.keys:
+    if tokens:
+        primary, secondary = (config.keys + config.keys)[:2]
+        lines += [
+            "    js_import token from /usr/share/modelpack-router/token.js;",
+            "    js_set $authorized token.authorized;",
+            f'    map $host $endpoint_name {{ default "{config.endpoint}"; }}',
+            f'    map $host $token_key_primary {{ default "{primary}"; }}',
+            f'    map $host $token_key_secondary {{ default "{secondary}"; }}',
+        ]
+    elif config.keys:
         lines.append("    map $http_authorization $authorized {")
         lines += [f'        "Bearer {key}" 1;' for key in config.keys]
         lines += ["        default 0;", "    }"]
@@ -119,7 +133,7 @@ def render_nginx_conf(config: RouterConfig) -> str:
     ]
     if config.keys:
         lines.append(
-            "            if ($authorized = 0) { add_header WWW-Authenticate Bearer always;"
+            '            if ($authorized = "0") { add_header WWW-Authenticate Bearer always;'
             ' return 401 \'{"error": "missing or invalid key"}\'; }'
         )
     lines += [
@@ -167,4 +181,4 @@ def render_nginx_conf(config: RouterConfig) -> str:
             "        }",
         ]
     lines += ["    }", "}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(line for line in lines if line) + "\n"
