@@ -2,7 +2,8 @@
 
 Layer order in a package image is chosen for rebuild speed: the environment's dependencies
 (their own image), then the injected server's dependencies, the server, the model (copy mode),
-and the scoring code last, so that a score.py edit rebuilds one small layer.
+and the scoring code last, so that a score.py edit rebuilds one small layer (the image's
+metadata instructions come before it, and its labels after it in one instruction).
 """
 
 from __future__ import annotations
@@ -142,6 +143,15 @@ def render_package_context(
     if env:
         lines.append("ENV " + " ".join(f'{key}="{value}"' for key, value in sorted(env.items())))
     labels["modelpack.env.hash"] = hash_data(env)
+    if package.server_type == "azureml_online":
+        # Metadata only, and before the model and the code: every instruction after the code
+        # is one more build step (a container commit) on each score.py edit.
+        lines += [
+            f"USER {USER_ID}",
+            f"WORKDIR {layout.code_dir or SERVER_DIR}",
+            f"EXPOSE {layout.port}",
+            'CMD ["python", "-m", "inference"]',
+        ]
 
     if package.mode == "copy":
         target = layout.model_dir / model.path.name
@@ -159,12 +169,5 @@ def render_package_context(
         hashes["code"] = package.code_hash
         lines.append(f"COPY code {layout.code_dir}")
 
-    if package.server_type == "azureml_online":
-        lines += [
-            f"USER {USER_ID}",
-            f"WORKDIR {layout.code_dir or SERVER_DIR}",
-            f"EXPOSE {layout.port}",
-            'CMD ["python", "-m", "inference"]',
-        ]
     (folder / "Dockerfile").write_text("\n".join(lines) + "\n")
     return BuildContext(folder, labels=labels, hashes=hashes)

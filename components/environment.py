@@ -8,9 +8,9 @@ from pathlib import Path
 import pulumi
 
 from builds import render_environment_context
-from spec import EnvironmentAsset, SpecError
+from spec import EnvironmentAsset, SpecError, Workspace, WorkspaceError
 
-from .base_images import python_matches, python_version
+from .base_images import BaseImageError, python_matches, python_version
 from .docker_resources import Image, ImageArgs
 
 
@@ -28,7 +28,10 @@ def check_python(asset: EnvironmentAsset) -> None:
     wanted = asset.requirements.python
     if not wanted:
         return
-    actual = python_version(asset.image)
+    try:
+        actual = python_version(asset.image)
+    except BaseImageError as error:
+        raise SpecError(asset.file, "image", str(error)) from None
     if not python_matches(wanted, actual):
         raise SpecError(
             asset.conda_file or asset.file,
@@ -37,6 +40,25 @@ def check_python(asset: EnvironmentAsset) -> None:
             f"Python {actual}; change python= to {'.'.join(actual.split('.')[:2])} or use a "
             "base image with that Python",
         )
+
+
+def check_environments(workspace: Workspace) -> None:
+    """The checks that need the base images, for every environment a package is built on.
+    Run before any resource is declared: a failing check then creates nothing (a check inside
+    `Environment` comes after the package's model version was already declared)."""
+    errors: list[SpecError] = []
+    checked: set[int] = set()
+    for package in workspace.packages:
+        asset = package.base_environment
+        if asset is None or package.server_type == "custom" or id(asset) in checked:
+            continue
+        checked.add(id(asset))
+        try:
+            check_python(asset)
+        except SpecError as error:
+            errors.append(error)
+    if errors:
+        raise WorkspaceError(workspace.folder, errors)
 
 
 class Environment(pulumi.ComponentResource):

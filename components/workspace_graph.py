@@ -9,7 +9,7 @@ from spec import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
 
 from .deployment import Deployment, DeploymentArgs
 from .endpoint import Endpoint, EndpointArgs
-from .environment import Environment, EnvironmentArgs
+from .environment import Environment, EnvironmentArgs, check_environments
 from .model import Model, ModelArgs
 from .package import ModelPackage, ModelPackageArgs
 from .settings import StackSettings
@@ -78,6 +78,7 @@ class WorkspaceGraph:
 
 
 def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph:
+    check_environments(workspace)
     graph = WorkspaceGraph(settings)
     for package in workspace.packages:
         graph.package(package)
