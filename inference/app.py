@@ -1,0 +1,361 @@
+"""The ASGI application of one worker process.
+
+Routes (as ``azmlinfsrv``, plus readiness and metrics):
+
+``GET /``              liveness: 200 ``Healthy`` as soon as the process serves.
+``GET /readyz``        readiness: 200 once ``init()`` has finished in every worker, else 503.
+``GET|POST /score``    scoring; OPTIONS answers 200 (given to ``run()`` under ``@rawhttp``).
+``GET /swagger.json``  API description (see ``inference.swagger``).
+``GET /metrics``       Prometheus metrics.
+
+Every answer carries ``x-request-id`` (the caller's, else a new UUID), ``x-ms-request-id``
+and ``x-ms-client-request-id`` as ``azmlinfsrv`` sets them, and ``x-ms-server-version``.
+Scoring runs on run threads (``RUN_THREADS``) so that the event loop stays free and a
+request can be answered when it times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from inference import __version__, logs
+from inference.metrics import CONTENT_TYPE as METRICS_TYPE
+from inference.metrics import Metrics
+from inference.run_threads import RunThreads
+from inference.scoring import (
+    HTML_TYPE,
+    ClientError,
+    Reply,
+    RunFailed,
+    Scorer,
+    ScoreRequest,
+    json_reply,
+)
+from inference.settings import Settings
+from inference.shared import SharedState
+from inference.swagger import SwaggerDocs
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+logger = logging.getLogger("inference.app")
+
+HEADER_LIMIT = 100  # azmlinfsrv answers 431 to longer request ids
+SERVER_VERSION = f"modelpack-inference/{__version__}".encode()
+NOT_FOUND = (
+    "The requested URL was not found on the server. "
+    "If you entered the URL manually please check your spelling and try again."
+)
+NOT_ALLOWED = "The method is not allowed for the requested URL."
+RUN_ERROR = "An unexpected error occurred in scoring script. Check the logs for more info."
+INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
+SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS"})
+GET_ROUTES = frozenset({"/", "/readyz", "/swagger.json", "/metrics"})
+
+
+def new_request_id() -> str:
+    """A random UUID4 string. Ids need not be unpredictable: no system call per id."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class RequestIds:
+    """The request's ids, by azmlinfsrv's rules.
+
+    ``x-request-id`` is the caller's or a new UUID. ``x-ms-request-id`` is the legacy name of
+    the client's own id (``x-ms-client-request-id``): each fills in for the other, and
+    without either it repeats ``x-request-id``.
+    """
+
+    request_id: str
+    legacy_id: str
+    client_id: str | None
+    trace_id: bytes | None  # Office's TraceId, echoed
+
+    @classmethod
+    def from_headers(cls, headers: list[tuple[bytes, bytes]]) -> RequestIds:
+        request_id = legacy_id = client_id = trace_id = None
+        for name, value in headers:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"x-ms-request-id":
+                legacy_id = value.decode("latin-1")
+            elif name == b"x-ms-client-request-id":
+                client_id = value.decode("latin-1")
+            elif name == b"traceid":
+                trace_id = value
+        if request_id is None:
+            request_id = new_request_id()
+        if legacy_id:
+            client_id = client_id or legacy_id
+        else:
+            legacy_id = client_id or request_id
+        return cls(request_id, legacy_id, client_id, trace_id)
+
+    def too_long(self) -> bool:
+        longest = max(len(self.request_id), len(self.legacy_id), len(self.client_id or ""))
+        return longest > HEADER_LIMIT
+
+    def drop(self) -> None:
+        """Echo none of them (they are invalid)."""
+        self.request_id = self.legacy_id = ""
+        self.client_id = None
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = []
+        if self.request_id:
+            headers.append((b"x-request-id", self.request_id.encode("latin-1")))
+            headers.append((b"x-ms-request-id", self.legacy_id.encode("latin-1")))
+        if self.client_id:
+            headers.append((b"x-ms-client-request-id", self.client_id.encode("latin-1")))
+        if self.trace_id is not None:
+            headers.append((b"traceid", self.trace_id))
+        return headers
+
+
+class InferenceApp:
+    def __init__(
+        self, settings: Settings, scorer: Scorer, shared: SharedState, worker: int = 0
+    ) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.shared = shared
+        self.worker = worker
+        self.metrics = Metrics()
+        self.run_threads = RunThreads(settings.run_threads)
+        self.timeout_s = settings.request_timeout_ms / 1000 if settings.request_timeout_ms else None
+        self.ready = False
+        self.init_error: BaseException | None = None
+        self.on_init_failure: Callable[[], None] = lambda: None
+        self.swagger = SwaggerDocs({})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # --- start and stop -----------------------------------------------------------------
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # init() runs on a run thread (as run() will) while liveness answers.
+                self.run_threads.submit(self._initialise, None).add_done_callback(self._initialised)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.run_threads.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _initialise(self, _: None) -> SwaggerDocs:
+        self.scorer.init()
+        return SwaggerDocs.build(self.settings, self.scorer.schemas())
+
+    def _initialised(self, future: asyncio.Future[SwaggerDocs]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self.init_error = error
+            logger.critical(
+                "init failed, stopping: %s: %s", type(error).__name__, error, exc_info=error
+            )
+            self.on_init_failure()
+            return
+        self.swagger = future.result()
+        self.ready = True
+        self.shared.ready[self.worker] = 1
+        logger.info("worker ready to score")
+
+    # --- requests -----------------------------------------------------------------------
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        ids = RequestIds.from_headers(scope["headers"])
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            reply = await self._answer(scope, receive, path, method, ids)
+        except ClientDisconnected:
+            reply = None
+        if reply is not None:
+            headers = reply.headers
+            headers.append((b"content-length", str(len(reply.body)).encode()))
+            headers.append((b"x-ms-server-version", SERVER_VERSION))
+            headers += ids.response_headers()
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": reply.body})
+
+        status = 499 if reply is None else reply.status  # 499: the client went away
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(path, status, elapsed)
+        fields = {
+            "request_id": ids.request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        if ids.client_id:
+            fields["client_request_id"] = ids.client_id
+        logs.log_request(fields)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, path: str, method: str, ids: RequestIds
+    ) -> Reply:
+        if ids.too_long():
+            message = f"Request id headers must not exceed {HEADER_LIMIT} characters"
+            ids.drop()
+            return json_reply(431, {"message": message})
+        if path == "/score":
+            return await self._score(scope, receive, method, ids.request_id)
+        if path not in GET_ROUTES:
+            return json_reply(404, {"message": NOT_FOUND})
+        if method != "GET" and method != "HEAD":
+            return json_reply(405, {"message": NOT_ALLOWED})
+        if path == "/":
+            return Reply(200, b"Healthy", [(b"content-type", HTML_TYPE)])
+        if path == "/readyz":
+            if self.shared.all_ready():
+                return Reply(200, b"Ready", [(b"content-type", HTML_TYPE)])
+            return Reply(503, b"Not ready", [(b"content-type", HTML_TYPE)])
+        if path == "/swagger.json":
+            return self._swagger(scope)
+        return Reply(200, self.metrics.exposition(), [(b"content-type", METRICS_TYPE)])
+
+    async def _score(self, scope: Scope, receive: Receive, method: str, request_id: str) -> Reply:
+        if method not in SCORE_METHODS:
+            return json_reply(405, {"message": NOT_ALLOWED})
+        if not self.ready:
+            return json_reply(
+                503, {"message": "The model is not loaded yet", "request_id": request_id}
+            )
+        limit = self.settings.max_request_body_bytes
+        if _declared_length(scope["headers"]) > limit:
+            return _too_large(limit, request_id)
+        if not self.shared.try_acquire(self.worker):
+            return json_reply(
+                429,
+                {
+                    "message": "Too many requests: the instance is at its limit of "
+                    f"{self.shared.limit} concurrent requests",
+                    "request_id": request_id,
+                },
+            )
+        self.metrics.in_flight.inc()
+        try:
+            body = await _read_body(receive, limit)
+            if body is None:
+                return _too_large(limit, request_id)
+            request = ScoreRequest(
+                method,
+                scope["path"],
+                scope["query_string"],
+                scope["headers"],
+                body,
+                request_id,
+                scope.get("scheme", "http"),
+                scope.get("server"),
+                scope.get("client"),
+            )
+            future = self.run_threads.submit(self._score_on_thread, request)
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    return await future
+            except TimeoutError:
+                ms = self.settings.request_timeout_ms
+                logger.error(
+                    "scoring timed out after %d ms",
+                    ms,
+                    extra={"fields": {"request_id": request_id}},
+                )
+                return json_reply(
+                    504,
+                    {"message": f"Scoring timeout after {ms} ms", "request_id": request_id},
+                    run_failed=True,
+                )
+        finally:
+            self.shared.release(self.worker)
+            self.metrics.in_flight.dec()
+
+    def _score_on_thread(self, request: ScoreRequest) -> Reply:
+        try:
+            return self.scorer.score(request)
+        except ClientError as exc:
+            return json_reply(
+                exc.status,
+                {"message": exc.message, "request_id": request.request_id},
+                run_failed=False,
+            )
+        except RunFailed as exc:
+            logger.error(
+                "run() raised", exc_info=True, extra={"fields": {"request_id": request.request_id}}
+            )
+            body = {"message": RUN_ERROR, "error": str(exc), "request_id": request.request_id}
+            return json_reply(500, body, run_failed=True)
+        except Exception:
+            logger.exception("scoring failed", extra={"fields": {"request_id": request.request_id}})
+            body = {"message": INTERNAL_ERROR, "request_id": request.request_id}
+            return json_reply(500, body)
+
+    def _swagger(self, scope: Scope) -> Reply:
+        if not self.ready:
+            return json_reply(503, {"message": "The model is not loaded yet"})
+        versions = parse_qs(scope["query_string"].decode("latin-1")).get("version")
+        status, document = self.swagger.get(versions[0] if versions else None)
+        if isinstance(document, bytes):
+            return Reply(status, document, [(b"content-type", b"application/json")])
+        return json_reply(status, document)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it exceeds ``limit`` bytes."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body if len(body) <= limit else None
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _too_large(limit: int, request_id: str) -> Reply:
+    reply = json_reply(
+        413, {"message": f"The request body exceeds {limit} bytes", "request_id": request_id}
+    )
+    # The rest of the body is not read; closing the connection discards it.
+    reply.headers.append((b"connection", b"close"))
+    return reply

@@ -1,0 +1,98 @@
+"""Prometheus metrics, served at ``/metrics``.
+
+* ``inference_requests_total{route, status}``: answered requests;
+* ``inference_request_duration_seconds{route}``: time to answer (histogram);
+* ``inference_requests_in_flight``: requests being answered now.
+
+``route`` is one of the server's paths or ``other``. With several workers, prometheus_client's
+multiprocess mode adds up the workers' values (``PROMETHEUS_MULTIPROC_DIR`` is set by the
+supervisor before the workers start); then the process_* and python_* metrics are left out,
+as that mode cannot add them up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+ROUTES = frozenset({"/", "/readyz", "/score", "/swagger.json", "/metrics"})
+BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # In multiprocess mode values live in files; the scrape reads them all.
+        self._registry: CollectorRegistry | None = None
+        if not self.multiprocess:
+            self._registry = CollectorRegistry()
+            ProcessCollector(registry=self._registry)
+            PlatformCollector(registry=self._registry)
+            GCCollector(registry=self._registry)
+        self.requests = Counter(
+            "inference_requests_total",
+            "Requests answered, by route and status code.",
+            ["route", "status"],
+            registry=self._registry,
+        )
+        self.duration = Histogram(
+            "inference_request_duration_seconds",
+            "Time to answer a request, by route.",
+            ["route"],
+            buckets=BUCKETS,
+            registry=self._registry,
+        )
+        self.in_flight = Gauge(
+            "inference_requests_in_flight",
+            "Requests being answered.",
+            registry=self._registry,
+            multiprocess_mode="livesum",
+        )
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, path: str, status: int, seconds: float) -> None:
+        key = (path, status)
+        children = self._children.get(key)
+        if children is None:
+            route = path if path in ROUTES else "other"
+            children = (self.requests.labels(route, str(status)), self.duration.labels(route))
+            if path in ROUTES:  # keep the cache bounded whatever paths clients send
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def exposition(self) -> bytes:
+        if self._registry is not None:
+            return generate_latest(self._registry)
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)

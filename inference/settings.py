@@ -1,0 +1,195 @@
+"""Serving settings, read once at start from environment variables and command-line flags.
+
+Flags (same spelling as ``azmlinfsrv``) win over environment variables.
+
+Model and script (Azure ML contract):
+
+``AZUREML_MODEL_DIR`` (``--model_dir``)
+    Directory holding the model files; score.py reads it with ``os.getenv``.
+``AZUREML_ENTRY_SCRIPT`` (``--entry_script``)
+    Path of score.py, absolute or relative to ``AML_APP_ROOT``. When unset and the model
+    directory holds an MLflow model (an ``MLmodel`` file in it, in ``MLFLOW_MODEL_FOLDER``
+    under it, or in its only sub-folder), that model is served without a script; else
+    ``main.py`` in ``AML_APP_ROOT`` is used, as ``azmlinfsrv`` does.
+``AML_APP_ROOT``
+    Folder of the user's code, put on ``sys.path``; default: the current directory.
+``AZUREML_SOURCE_DIRECTORY``
+    Extra folder (relative to ``AML_APP_ROOT``) put on ``sys.path``.
+
+Serving (an Azure ML deployment's ``request_settings`` map onto these):
+
+``SERVER_HOST`` (``--host``), ``SERVER_PORT`` (``--port``)
+    Listening address; default ``0.0.0.0:5001`` like ``azmlinfsrv``.
+``WORKER_COUNT`` (``--worker_count``)
+    Worker processes, each loading the model once. Default: the CPUs this process may use
+    (``os.sched_getaffinity``, capped by the cgroup ``cpu.max`` quota).
+``RUN_THREADS``
+    Threads per worker calling ``run()``; default 1, so a worker calls ``run()`` one request
+    at a time, from the thread that called ``init()``, as ``azmlinfsrv`` does.
+``MAX_CONCURRENT_REQUESTS_PER_INSTANCE``
+    Scoring requests in progress at once across all workers; beyond it the answer is 429.
+    Default 0: no limit.
+``REQUEST_TIMEOUT_MS``
+    Time a scoring request may take (waiting for a free run thread included); after it the
+    answer is 504. ``SCORING_TIMEOUT_MS`` (``azmlinfsrv``'s name) is read when it is unset.
+    Default 5000, Azure ML's default ``request_timeout_ms``; 0: no limit. Python cannot stop
+    a thread: a ``run()`` that overran finishes in the background, holding its run thread.
+``MAX_REQUEST_BODY_BYTES``
+    Largest request body accepted; beyond it the answer is 413. Default 100 MiB.
+``KEEP_ALIVE_TIMEOUT_S``
+    Idle time before a kept-alive connection is closed; default 65 (longer than the idle
+    timeout of the usual load balancers in front, so they close first).
+``GRACEFUL_SHUTDOWN_TIMEOUT_S``
+    On SIGTERM the server stops accepting connections and waits this long for the requests
+    in flight; default 30.
+``AZUREML_LOG_LEVEL``
+    Level of the server's own logs (JSON lines on stdout, see ``inference.logs``); default
+    INFO. A score.py's ``logging`` calls are left to the script, as in ``azmlinfsrv``.
+``PROMETHEUS_MULTIPROC_DIR``
+    With several workers, metrics are kept in this folder (a temporary one when unset).
+
+Routes: ``GET /`` liveness, ``GET /readyz`` readiness, ``/score``, ``GET /swagger.json``,
+``GET /metrics`` (see ``inference.app``). A deployment should probe readiness at ``/readyz``:
+``/`` answers as soon as the process runs, before ``init()`` has finished.
+``SERVICE_NAME``, ``SERVICE_VERSION``, ``SERVICE_PATH_PREFIX``
+    Shown in ``/swagger.json``, as in ``azmlinfsrv``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_PORT = 5001
+DEFAULT_REQUEST_TIMEOUT_MS = 5000
+DEFAULT_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_root: str
+    entry_script: str | None
+    model_dir: str | None
+    source_dir: str | None = None
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    run_threads: int = 1
+    max_concurrent_requests: int = 0
+    request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
+    max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    keep_alive_timeout_s: float = 65.0
+    graceful_shutdown_timeout_s: float = 30.0
+    log_level: str = "INFO"
+    service_name: str = "ML service"
+    service_version: str = "1.0"
+    service_path_prefix: str = ""
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        workers: int | None = None,
+    ) -> Settings:
+        """Settings from ``env``; the keyword arguments (command-line flags) win."""
+        timeout_ms = env.get("REQUEST_TIMEOUT_MS") or env.get("SCORING_TIMEOUT_MS")
+        return cls(
+            app_root=os.path.abspath(env.get("AML_APP_ROOT") or os.getcwd()),
+            entry_script=env.get("AZUREML_ENTRY_SCRIPT") or None,
+            model_dir=env.get("AZUREML_MODEL_DIR") or None,
+            source_dir=env.get("AZUREML_SOURCE_DIRECTORY") or None,
+            host=host or env.get("SERVER_HOST") or "0.0.0.0",
+            port=port or _int(env, "SERVER_PORT", DEFAULT_PORT, minimum=1),
+            workers=workers or _int(env, "WORKER_COUNT", usable_cpu_count(), minimum=1),
+            run_threads=_int(env, "RUN_THREADS", 1, minimum=1),
+            max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS_PER_INSTANCE", 0),
+            request_timeout_ms=_parse_int(
+                "REQUEST_TIMEOUT_MS", timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 0
+            ),
+            max_request_body_bytes=_int(
+                env, "MAX_REQUEST_BODY_BYTES", DEFAULT_MAX_REQUEST_BODY_BYTES, minimum=1
+            ),
+            keep_alive_timeout_s=_float(env, "KEEP_ALIVE_TIMEOUT_S", 65.0),
+            graceful_shutdown_timeout_s=_float(env, "GRACEFUL_SHUTDOWN_TIMEOUT_S", 30.0),
+            log_level=(env.get("AZUREML_LOG_LEVEL") or "INFO").upper(),
+            service_name=env.get("SERVICE_NAME") or "ML service",
+            service_version=env.get("SERVICE_VERSION") or "1.0",
+            service_path_prefix=env.get("SERVICE_PATH_PREFIX") or "",
+        )
+
+    def entry_script_path(self) -> str | None:
+        if not self.entry_script:
+            return None
+        return os.path.join(self.app_root, self.entry_script)
+
+
+def usable_cpu_count() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def cgroup_cpu_quota(
+    cpu_max: str = "/sys/fs/cgroup/cpu.max",
+    cfs_quota: str = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+    cfs_period: str = "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+) -> float | None:
+    """CPUs granted by the cgroup quota (v2 ``cpu.max``, else v1 CFS), or None if unlimited."""
+    try:
+        with open(cpu_max) as f:
+            quota, period = f.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(cfs_quota) as f:
+            quota_us = int(f.read())
+        with open(cfs_period) as f:
+            period_us = int(f.read())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    return _parse_int(name, env.get(name), default, minimum)
+
+
+def _parse_int(name: str, raw: str | None, default: int, minimum: int) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value

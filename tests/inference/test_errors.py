@@ -1,0 +1,175 @@
+"""Failures and limits: each answered with a JSON status, never a hang or a traceback."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+
+def test_run_exception_is_a_500_with_the_request_id(start_server, make_script, wait_until):
+    script = make_script("""
+        def init():
+            pass
+
+        def run(raw_data):
+            raise ValueError("the model cannot score 'nothing'")
+    """)
+    server = start_server("--entry_script", str(script))
+    server.wait_ready()
+
+    response = server.client.post("/score", content=b"nothing", headers={"x-request-id": "req-42"})
+
+    assert response.status_code == 500
+    assert response.headers["x-ms-run-function-failed"] == "True"
+    body = response.json()
+    assert body["request_id"] == "req-42"
+    assert "the model cannot score 'nothing'" in body["error"]
+    assert "Traceback" not in response.text and "score.py" not in response.text
+
+    def traceback_logged() -> bool:
+        return any(
+            r.get("request_id") == "req-42" and "Traceback" in r.get("exc_info", "")
+            for r in server.log_records()
+        )
+
+    wait_until(traceback_logged, 10, "the traceback in the log")
+
+
+def test_init_failure_ends_the_process_with_the_cause_in_the_log(start_server, make_script):
+    script = make_script("""
+        def init():
+            raise FileNotFoundError("no model at /nowhere/model.pkl")
+
+        def run(raw_data):
+            return None
+    """)
+    server = start_server("--entry_script", str(script))
+
+    assert server.wait_exit(60) != 0
+    logs = server.logs()
+    assert "no model at /nowhere/model.pkl" in logs
+    assert "Traceback" in logs
+
+
+def test_a_script_without_run_is_refused(start_server, make_script):
+    script = make_script("def init():\n    pass\n")
+    server = start_server("--entry_script", str(script))
+    assert server.wait_exit(60) != 0
+    assert "does not define run()" in server.logs()
+
+
+def test_not_ready_until_a_slow_init_finishes(start_server, make_script, tmp_path):
+    flag = tmp_path / "init-may-finish"
+    script = make_script(f"""
+        import os
+        import time
+
+        def init():
+            while not os.path.exists({str(flag)!r}):
+                time.sleep(0.01)
+
+        def run(raw_data):
+            return "scored"
+    """)
+    server = start_server("--entry_script", str(script))
+    server.wait_live()
+
+    assert server.client.get("/readyz").status_code == 503
+    assert server.client.post("/score", content=b"{}").status_code == 503
+    assert server.client.get("/").status_code == 200
+
+    flag.touch()
+    server.wait_ready(30)
+    assert server.client.post("/score", content=b"{}").json() == "scored"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])  # the limit is per instance, not per worker
+def test_requests_beyond_the_concurrency_limit_get_429(start_server, make_script, gate, workers):
+    script = make_script(
+        gate.SOURCE
+        + """
+def init():
+    pass
+
+def run(raw_data):
+    wait_for_release()
+    return "done"
+"""
+    )
+    server = start_server(
+        "--entry_script",
+        str(script),
+        env={"MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1", "WORKER_COUNT": workers, **gate.env},
+    )
+    server.wait_ready()
+    first: list[httpx.Response] = []
+    sender = threading.Thread(
+        target=lambda: first.append(server.client.post("/score", content=b"1"))
+    )
+    sender.start()
+    gate.wait_started()
+
+    for _ in range(4):  # on new connections, which reach either worker
+        with httpx.Client(base_url=server.base_url) as other:
+            second = other.post("/score", content=b"2")
+        assert second.status_code == 429
+        assert "limit" in second.json()["message"]
+
+    gate.release()
+    sender.join(30)
+    assert first[0].status_code == 200
+    assert server.client.post("/score", content=b"3").status_code == 200
+
+
+def test_a_request_that_takes_too_long_is_answered(start_server, make_script, gate):
+    script = make_script(
+        gate.SOURCE
+        + """
+def init():
+    pass
+
+def run(raw_data):
+    wait_for_release()
+    return "late"
+"""
+    )
+    server = start_server(
+        "--entry_script", str(script), env={"REQUEST_TIMEOUT_MS": "300", **gate.env}
+    )
+    server.wait_ready()
+
+    started = time.monotonic()
+    response = server.client.post("/score", content=b"{}", headers={"x-request-id": "slow-1"})
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 504
+    assert response.json() == {"message": "Scoring timeout after 300 ms", "request_id": "slow-1"}
+    assert elapsed < 5
+    gate.release()
+
+
+def test_bodies_over_the_limit_get_413(start_server, make_script):
+    script = make_script("""
+        def init():
+            pass
+
+        def run(raw_data):
+            return len(raw_data)
+    """)
+    server = start_server("--entry_script", str(script), env={"MAX_REQUEST_BODY_BYTES": "1000"})
+    server.wait_ready()
+
+    assert server.client.post("/score", content=b"x" * 1000).json() == 1000
+    declared = server.client.post("/score", content=b"x" * 1001)
+    assert declared.status_code == 413
+
+    def chunks():  # no Content-Length: the limit is applied while reading
+        for _ in range(4):
+            yield b"x" * 400
+
+    streamed = server.client.post("/score", content=chunks())
+    assert streamed.status_code == 413
+    assert server.client.post("/score", content=b"ok").json() == 2
