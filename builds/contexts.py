@@ -134,7 +134,7 @@ def render_package_context(
             {
                 "PYTHONPATH": str(SERVER_DIR),
                 "AZUREML_MODEL_DIR": str(layout.model_dir),
-                "PORT": str(layout.port),
+                "SERVER_PORT": str(layout.port),
             }
         )
         if layout.entry_script is not None:

@@ -4,6 +4,7 @@ on the replicas they started on."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from router import RouterConfig, Upstream, render_nginx_conf
-from router.config import HEALTH_PATH, ROUTER_PORT
+from router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
 from spec import EndpointAsset, hash_data
 
 from .deployment import Deployment
@@ -41,7 +42,12 @@ def apply_config(props: dict[str, Any]) -> None:
     reload; returns once the router answers with the new configuration's version."""
     config_dir = Path(props["config_dir"])
     live, candidate = config_dir / "nginx.conf", config_dir / "nginx.conf.next"
-    candidate.write_text(props["conf"])
+    # The configuration holds the endpoint's keys: readable by the router's user alone.
+    descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o600)
+        os.fchown(descriptor, ROUTER_USER_ID, ROUTER_USER_ID)
+        file.write(props["conf"])
     router = engine().containers.get(props["router_id"])
     try:
         _exec(router, ["nginx", "-t", "-q", "-c", "/etc/modelpack/nginx.conf.next"])
@@ -76,6 +82,11 @@ class RouterTrafficProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         apply_config(news)
         return UpdateResult(news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # A configuration left behind names replicas that are gone: the endpoint's next router
+        # would start from it (it is only seeded when absent) and refuse to start.
+        (Path(props["config_dir"]) / "nginx.conf").unlink(missing_ok=True)
 
 
 class RouterTraffic(Resource, module="endpoint", name="Traffic"):

@@ -247,7 +247,7 @@ class InferenceApp:
         limit = self.settings.max_request_body_bytes
         if _declared_length(scope["headers"]) > limit:
             return _too_large(limit, request_id)
-        if not self.shared.try_acquire(self.worker):
+        if not await self._wait_for_slot():
             return json_reply(
                 429,
                 {
@@ -291,6 +291,21 @@ class InferenceApp:
         finally:
             self.shared.release(self.worker)
             self.metrics.in_flight.dec()
+
+    async def _wait_for_slot(self) -> bool:
+        """Take a scoring slot, waiting up to max_queue_wait_ms for one when the instance is
+        at its concurrency limit (polling: the slots are a semaphore shared across worker
+        processes, which has no awaitable acquire)."""
+        if self.shared.try_acquire(self.worker):
+            return True
+        deadline = time.monotonic() + self.settings.max_queue_wait_ms / 1000
+        pause = 0.001
+        while time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            if self.shared.try_acquire(self.worker):
+                return True
+            pause = min(pause * 2, 0.01)
+        return False
 
     def _score_on_thread(self, request: ScoreRequest) -> Reply:
         try:

@@ -29,6 +29,9 @@ Serving (an Azure ML deployment's ``request_settings`` map onto these):
 ``MAX_CONCURRENT_REQUESTS_PER_INSTANCE``
     Scoring requests in progress at once across all workers; beyond it the answer is 429.
     Default 0: no limit.
+``MAX_QUEUE_WAIT_MS``
+    How long a scoring request beyond that limit waits for a slot before the 429; default 500,
+    Azure ML's default ``max_queue_wait_ms``.
 ``REQUEST_TIMEOUT_MS``
     Time a scoring request may take (waiting for a free run thread included); after it the
     answer is 504. ``SCORING_TIMEOUT_MS`` (``azmlinfsrv``'s name) is read when it is unset.
@@ -64,6 +67,7 @@ from dataclasses import dataclass
 
 DEFAULT_PORT = 5001
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
+DEFAULT_MAX_QUEUE_WAIT_MS = 500
 DEFAULT_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
 
 
@@ -82,6 +86,7 @@ class Settings:
     workers: int = 1
     run_threads: int = 1
     max_concurrent_requests: int = 0
+    max_queue_wait_ms: int = DEFAULT_MAX_QUEUE_WAIT_MS
     request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
     keep_alive_timeout_s: float = 65.0
@@ -112,6 +117,7 @@ class Settings:
             workers=workers or _int(env, "WORKER_COUNT", usable_cpu_count(), minimum=1),
             run_threads=_int(env, "RUN_THREADS", 1, minimum=1),
             max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS_PER_INSTANCE", 0),
+            max_queue_wait_ms=_int(env, "MAX_QUEUE_WAIT_MS", DEFAULT_MAX_QUEUE_WAIT_MS),
             request_timeout_ms=_parse_int(
                 "REQUEST_TIMEOUT_MS", timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, 0
             ),

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ROUTER_PORT = 8080
+ROUTER_USER_ID = 65534
+"""The router image runs nginx as this user (see image/Dockerfile)."""
 HEALTH_PATH = "/-/router-health"
 
 

@@ -22,6 +22,7 @@ from tests.support.project import copy_example_workspace, modelpack_stack
 pytestmark = pytest.mark.real
 
 ENDPOINT = "sklearn-regression-online"
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Deployed:
@@ -73,10 +74,17 @@ def deployed(tmp_path_factory: pytest.TempPathFactory):
     (workspace / "blue.yml").write_text(
         (workspace / "blue.yml").read_text().replace("instance_count: 1", "instance_count: 2")
     )
-    stack = modelpack_stack(root, f"ep{uuid.uuid4().hex[:6]}", workspace)
-    stack.up()
+    stack = modelpack_stack(
+        root,
+        f"ep{uuid.uuid4().hex[:6]}",
+        workspace,
+        **{"modelpack:maxRequestBodyBytes": str(MAX_BODY_BYTES)},
+    )
+    first_up = stack.up()
     try:
-        yield Deployed(stack, workspace)
+        deployed = Deployed(stack, workspace)
+        deployed.first_up_output = first_up.stdout + first_up.stderr
+        yield deployed
     finally:
         stack.destroy()
         client = docker.from_env()
@@ -202,3 +210,61 @@ def test_traffic_move_and_package_replacement_drop_no_request(deployed: Deployed
         answer = deployed.score(client, **{"azureml-model-deployment": "blue"})
     assert answer.status_code == 200
     print(f"zero-downtime run: {result.total} requests at {result.rate:.0f}/s, 0 failed")
+
+
+def stack_containers(deployed: Deployed) -> list:
+    label = f"modelpack.stack={deployed.stack.name}"
+    return docker.from_env().containers.list(all=True, filters={"label": label})
+
+
+def test_keys_are_never_in_plain_text(deployed: Deployed) -> None:
+    keys = [deployed.keys["primary"], deployed.keys["secondary"]]
+    places = {"`pulumi up` output": deployed.first_up_output}
+    state_files = sorted(deployed.stack.backend_dir.rglob("*.json"))
+    assert state_files, "no state file found"
+    for path in state_files:
+        places[f"state file {path.name}"] = path.read_text()
+    places["stack output"] = deployed.stack.run("stack", "output", "--json").stdout
+    places["stack export"] = deployed.stack.run("stack", "export").stdout
+    for container in stack_containers(deployed):
+        places[f"logs of {container.name}"] = container.logs().decode(errors="replace")
+    client = docker.from_env()
+    images = {container.image.id for container in stack_containers(deployed)}
+    for image_id in images:
+        layers = b"".join(client.images.get(image_id).save())
+        places[f"image {image_id[7:19]}"] = layers.decode("latin-1")
+    for where, text in places.items():
+        for key in keys:
+            assert key not in text, f"an endpoint key is in plain text in the {where}"
+
+
+def test_replicas_run_as_non_root_with_the_model_read_only(deployed: Deployed) -> None:
+    for container in deployed.replicas("blue") + deployed.replicas("green"):
+        assert container.exec_run(["id", "-u"]).output.decode().strip() == "1000"
+    blue = deployed.replicas("blue")[0]  # package-moe.yml: readonly_mount
+    (mount,) = blue.attrs["Mounts"]
+    assert mount["RW"] is False
+    model_dir = mount["Destination"]
+    attempt = blue.exec_run(["sh", "-c", f"touch {model_dir}/model/x"])
+    assert attempt.exit_code != 0 and b"Read-only file system" in attempt.output
+    router = next(c for c in stack_containers(deployed) if c.labels["modelpack.role"] == "router")
+    assert router.exec_run(["id", "-u"]).output.decode().strip() == "65534"
+
+
+def test_replicas_get_their_instance_types_limits(deployed: Deployed) -> None:
+    from components.compute import host_cpus, host_memory_mb
+
+    # blue: Standard_DS3_v2 (4 vCPUs, 14 GiB); green: Standard_F2s_v2 (2 vCPUs, 4 GiB).
+    for deployment, vcpus, memory_gib in (("blue", 4, 14), ("green", 2, 4)):
+        cpus = min(vcpus, host_cpus())
+        memory_mb = min(memory_gib * 1024, int(host_memory_mb() * 0.8))
+        for container in deployed.replicas(deployment):
+            assert container.attrs["HostConfig"]["NanoCpus"] == cpus * 1_000_000_000
+            assert container.attrs["HostConfig"]["Memory"] == memory_mb * 1024 * 1024
+
+
+def test_request_bodies_over_the_limit_are_refused_at_the_router(deployed: Deployed) -> None:
+    big = b'{"data": [[' + b"0.0, " * (MAX_BODY_BYTES // 5) + b"0.0]]}"
+    with httpx.Client() as client:
+        answer = client.post(deployed.url, content=big, headers=deployed.headers())
+    assert answer.status_code == 413

@@ -102,7 +102,12 @@ def run(raw_data):
     server = start_server(
         "--entry_script",
         str(script),
-        env={"MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1", "WORKER_COUNT": workers, **gate.env},
+        env={
+            "MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1",
+            "MAX_QUEUE_WAIT_MS": "100",
+            "WORKER_COUNT": workers,
+            **gate.env,
+        },
     )
     server.wait_ready()
     first: list[httpx.Response] = []
@@ -114,8 +119,10 @@ def run(raw_data):
 
     for _ in range(4):  # on new connections, which reach either worker
         with httpx.Client(base_url=server.base_url) as other:
+            started = time.monotonic()
             second = other.post("/score", content=b"2")
         assert second.status_code == 429
+        assert time.monotonic() - started >= 0.1  # it queued for max_queue_wait_ms first
         assert "limit" in second.json()["message"]
 
     gate.release()
@@ -173,3 +180,48 @@ def test_bodies_over_the_limit_get_413(start_server, make_script):
     streamed = server.client.post("/score", content=chunks())
     assert streamed.status_code == 413
     assert server.client.post("/score", content=b"ok").json() == 2
+
+
+def test_a_request_beyond_the_limit_queues_until_a_slot_frees(start_server, make_script, gate):
+    script = make_script(
+        gate.SOURCE
+        + """
+def init():
+    pass
+
+def run(raw_data):
+    if raw_data == "1":
+        wait_for_release()
+    return raw_data
+"""
+    )
+    server = start_server(
+        "--entry_script",
+        str(script),
+        env={
+            "MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1",
+            "MAX_QUEUE_WAIT_MS": "10000",
+            "WORKER_COUNT": "1",
+            **gate.env,
+        },
+    )
+    server.wait_ready()
+    answers: dict[str, httpx.Response] = {}
+
+    def send(body: str) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            answers[body] = client.post("/score", content=body.encode())
+
+    first = threading.Thread(target=send, args=("1",))
+    first.start()
+    gate.wait_started()
+    second = threading.Thread(target=send, args=("2",))
+    second.start()
+    time.sleep(0.3)
+    assert "2" not in answers  # still queued behind the first
+    gate.release()
+    first.join(30)
+    second.join(30)
+    assert answers["1"].status_code == 200
+    assert answers["2"].status_code == 200
+    assert answers["2"].json() == "2"
