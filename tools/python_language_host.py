@@ -84,7 +84,12 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         def program() -> None:
             runpy.run_path(str(entry), run_name="__main__")
 
-        return LanguageServer(program).Run(request, context)
+        response = LanguageServer(program).Run(request, context)
+        if response.error:
+            # LanguageServer has already logged the error through the engine; bailing tells the
+            # CLI so, instead of printing it a second time as "an unhandled error occurred".
+            return language_pb2.RunResponse(bail=True)
+        return response
 
 
 def engine_address(argv: list[str]) -> str:

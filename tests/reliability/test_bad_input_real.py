@@ -1,0 +1,87 @@
+"""Bad input never touches a deployment: every broken workspace of the corpus, given to a real
+`pulumi up` of a stack that already serves the valid workspace, fails during the preview with
+one error naming the file and the field, and the stack's state is left exactly as it was.
+
+The corpus is the spec tests' table of broken workspaces (tests/spec/test_spec_workspace_errors.py
+CASES: the base workspace of tests/spec/spec_helpers.py with one mistake each), plus the checks
+that need the Docker engine (a conda `python=` that the base image does not have).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+SPEC_TESTS = Path(__file__).resolve().parents[1] / "spec"
+sys.path.insert(0, str(SPEC_TESTS))  # the spec tests import their helpers by file name
+
+from spec_helpers import BASE, write_files  # noqa: E402
+from test_spec_workspace_errors import CASES  # noqa: E402
+
+from tests.support.project import modelpack_stack  # noqa: E402
+
+pytestmark = pytest.mark.real
+
+ENGINE_CASES = {
+    "conda python the base image does not have": (
+        {"environment/conda.yaml": BASE["environment/conda.yaml"].replace("3.11", "3.9")},
+        "environment/conda.yaml",
+        "dependencies",
+        "does not match the base image",
+    ),
+}
+CORPUS = {**CASES, **ENGINE_CASES}
+
+
+def resources(stack) -> list[tuple[str, str]]:
+    """(urn, a digest of the outputs) of every resource in the stack's state."""
+    state = json.loads(stack.run("stack", "export").stdout)
+    return sorted(
+        (resource["urn"], json.dumps(resource.get("outputs", {}), sort_keys=True))
+        for resource in state["deployment"].get("resources", [])
+    )
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("bad-input")
+    workspace = root / "workspace"
+    write_files(workspace, BASE)
+    stack = modelpack_stack(root, f"bad{uuid.uuid4().hex[:6]}", workspace)
+    stack.up()
+    try:
+        yield stack, workspace, resources(stack)
+    finally:
+        shutil.rmtree(workspace)
+        write_files(workspace, BASE)
+        stack.destroy()
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("changes, file, field, phrase", CORPUS.values(), ids=CORPUS.keys())
+def test_broken_workspace_fails_in_preview_and_changes_nothing(
+    serving, changes, file, field, phrase
+) -> None:
+    stack, workspace, before = serving
+    shutil.rmtree(workspace)
+    write_files(workspace, BASE)
+    write_files(workspace, changes)
+
+    result = stack.run("up", "--yes", check=False)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Previewing update" in output and "Updating (" not in output, output[-3000:]
+    where = f"{workspace / file}: {field}: " if field else f"{workspace / file}: "
+    assert where in output, output[-3000:]
+    assert output.count(where) == 1, "the error is reported more than once"
+    assert phrase in output
+    assert resources(stack) == before
