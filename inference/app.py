@@ -61,6 +61,7 @@ RUN_ERROR = "An unexpected error occurred in scoring script. Check the logs for 
 INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
 SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS"})
 GET_ROUTES = frozenset({"/", "/readyz", "/swagger.json", "/metrics"})
+PROBE_ROUTES = frozenset({"/", "/readyz", "/metrics"})
 
 
 def new_request_id() -> str:
@@ -203,6 +204,8 @@ class InferenceApp:
         status = 499 if reply is None else reply.status  # 499: the client went away
         elapsed = time.perf_counter() - started
         self.metrics.observe(path, status, elapsed)
+        if path in PROBE_ROUTES:
+            return  # probes come every few seconds: a log line each would bury the real ones
         fields = {
             "request_id": ids.request_id,
             "method": method,

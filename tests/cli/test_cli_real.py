@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import docker
@@ -22,7 +23,7 @@ from tests.support.pulumi_cli import PASSPHRASE
 
 pytestmark = pytest.mark.real
 
-STACK = "clitest"
+STACK = f"clitest{uuid.uuid4().hex[:6]}"  # unique: it names containers and networks
 ENDPOINT = "sklearn-regression-online"
 
 

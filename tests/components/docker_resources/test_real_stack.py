@@ -2,6 +2,7 @@
 
 import shutil
 import urllib.request
+import uuid
 from pathlib import Path
 
 import docker
@@ -21,7 +22,8 @@ def smoke_containers(client: docker.DockerClient, stack: str) -> list:
 def test_up_preview_destroy_drives_a_real_container(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(PROJECT, project)
-    stack = Stack(project, tmp_path / "state", "smoke")
+    name = f"smoke{uuid.uuid4().hex[:6]}"  # unique: it names the container and the network
+    stack = Stack(project, tmp_path / "state", name)
     client = docker.from_env()
     stack.init()
     stack.set_config("greeting", "hello")
@@ -48,5 +50,5 @@ def test_up_preview_destroy_drives_a_real_container(tmp_path: Path) -> None:
         assert client.containers.get(outputs["container_id"]).status == "running"
     finally:
         stack.destroy()
-    assert smoke_containers(client, "smoke") == []
-    assert client.networks.list(names=["smoke-smoke"]) == []
+    assert smoke_containers(client, name) == []
+    assert [n for n in client.networks.list() if n.name == f"smoke-{name}"] == []

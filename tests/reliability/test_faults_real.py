@@ -1,0 +1,187 @@
+"""Faults against a deployed endpoint: an interrupted `up`, a replica whose init hangs, drift
+made by hand, and a Docker daemon restart. Each ends with the endpoint serving and nothing of
+the stack left behind that its state does not know."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.support.project import copy_example_workspace, modelpack_stack
+
+pytestmark = pytest.mark.real
+
+ENDPOINT = "sklearn-regression-online"
+SLOW_DEPLOYMENT = """\
+name: slow
+endpoint_name: sklearn-regression-online
+model: azureml:sklearn-regression@latest
+code_configuration:
+  code: slow-src
+  scoring_script: score.py
+environment: azureml:sklearn-regression-env@latest
+instance_type: Standard_F2s_v2
+instance_count: 1
+readiness_probe:
+  initial_delay: 2
+  period: 2
+  failure_threshold: 4
+"""
+HANGING_SCORE = """\
+import time
+
+
+def init():
+    print("loading a model that never finishes loading", flush=True)
+    time.sleep(3600)
+
+
+def run(raw_data):
+    return raw_data
+"""
+
+
+class Endpoint:
+    def __init__(self, stack, workspace: Path) -> None:
+        self.stack, self.workspace = stack, workspace
+        outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+        self.url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
+        self.key = outputs["endpoint_keys"][ENDPOINT]["primary"]
+
+    def serves(self, attempts: int = 1, pause_s: float = 1.0) -> bool:
+        body = (self.workspace / "sample-request.json").read_bytes()
+        headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+        for _ in range(attempts):
+            try:
+                if httpx.post(self.url, content=body, headers=headers).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(pause_s)
+        return False
+
+    def containers(self) -> list:
+        label = f"modelpack.stack={self.stack.name}"
+        return docker.from_env().containers.list(all=True, filters={"label": label})
+
+    def containers_in_state(self) -> set[str]:
+        state = json.loads(self.stack.run("stack", "export").stdout)
+        return {
+            resource["id"]
+            for resource in state["deployment"].get("resources", [])
+            if resource["type"].endswith("docker:Container")
+        }
+
+    def assert_nothing_leaked(self) -> None:
+        running = {container.id for container in self.containers()}
+        assert running == self.containers_in_state()
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("faults")
+    workspace = copy_example_workspace(root / "workspace")
+    stack = modelpack_stack(root, f"flt{uuid.uuid4().hex[:6]}", workspace)
+    stack.up()
+    try:
+        yield Endpoint(stack, workspace)
+    finally:
+        stack.destroy()
+        label = f"modelpack.stack={stack.name}"
+        assert docker.from_env().containers.list(all=True, filters={"label": label}) == []
+
+
+def test_a_replica_whose_init_hangs_fails_the_up_with_its_logs(endpoint: Endpoint) -> None:
+    (endpoint.workspace / "slow-src").mkdir()
+    (endpoint.workspace / "slow-src" / "score.py").write_text(HANGING_SCORE)
+    (endpoint.workspace / "slow.yml").write_text(SLOW_DEPLOYMENT)
+    try:
+        started = time.monotonic()
+        result = endpoint.stack.run("up", "--yes", "--skip-preview", check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "did not become ready: not ready after 10 s" in output
+        logs = output[output.index("did not become ready") :][:3000]
+        assert "loading a model that never finishes loading" in logs, logs
+        assert time.monotonic() - started < 120
+        assert endpoint.serves()
+        endpoint.assert_nothing_leaked()
+    finally:
+        (endpoint.workspace / "slow.yml").unlink()
+        endpoint.stack.up()
+
+
+def test_an_interrupted_up_converges_on_the_next_up(endpoint: Endpoint) -> None:
+    score = endpoint.workspace / "src" / "score.py"
+    score.write_text(score.read_text() + "\n# interrupted edit\n")
+    process = subprocess.Popen(
+        [
+            "pulumi",
+            "up",
+            "--yes",
+            "--skip-preview",
+            "--stack",
+            endpoint.stack.name,
+            "--non-interactive",
+        ],
+        cwd=endpoint.stack.project_dir,
+        env=endpoint.stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(6)  # mid-way: images building or replicas starting
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0, output
+    assert endpoint.serves(attempts=5)
+
+    endpoint.stack.run("refresh", "--yes")
+    endpoint.stack.up()
+    assert endpoint.serves()
+    endpoint.assert_nothing_leaked()
+    endpoint.stack.run("preview", "--expect-no-changes")
+
+
+def test_drift_is_shown_by_refresh_and_repaired_by_up(endpoint: Endpoint) -> None:
+    replica = next(
+        c for c in endpoint.containers() if c.labels.get("modelpack.deployment") == "green"
+    )
+    replica.remove(force=True)
+
+    refresh = endpoint.stack.run("refresh", "--yes")
+    assert "deleted" in refresh.stdout and "sklearn-regression-online-green-0" in refresh.stdout
+    endpoint.stack.up()
+    greens = [c for c in endpoint.containers() if c.labels.get("modelpack.deployment") == "green"]
+    assert len(greens) == 1 and greens[0].status == "running"
+    assert endpoint.serves()
+    endpoint.assert_nothing_leaked()
+
+
+def test_deployments_come_back_after_a_docker_daemon_restart(endpoint: Endpoint) -> None:
+    pid = int(
+        subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()[0]
+    )
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and subprocess.run(["pidof", "dockerd"]).returncode == 0:
+        time.sleep(0.5)
+    log = open(
+        Path(os.environ.get("MODELPACK_CACHE", Path.home() / ".cache/modelpack"))
+        / "logs"
+        / "dockerd.log",
+        "a",
+    )
+    subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    assert endpoint.serves(attempts=90), "the endpoint did not come back within 90 s"
+    for container in endpoint.containers():
+        assert container.status == "running", container.name
