@@ -3,6 +3,7 @@ models, environments, packages, endpoints and deployments as one graph."""
 
 import pulumi
 
+from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
 from spec import SpecError, WorkspaceError, load_workspace
@@ -13,11 +14,24 @@ try:
     graph = build_graph(workspace, settings)
 except (WorkspaceError, SpecError) as error:
     raise pulumi.RunError(f"the workspace {settings.workspace} is not valid:\n{error}") from None
+except PromotionError as error:
+    raise pulumi.RunError(f"modelpack:promoted cannot be deployed:\n{error}") from None
 
+pulumi.export(
+    "registry",
+    {"address": graph.registry.address, "root": str(settings.registry_dir)},
+)
 pulumi.export(
     "packages",
     {
-        name: {"image": package.image, "tag": package.tag, "hashes": package.hashes}
+        name: {
+            "image": package.image_id,
+            "digest": package.digest,
+            "tag": package.tag,
+            "hashes": package.hashes,
+            "mode": package.mode,
+            "promoted": package.promoted,
+        }
         for name, package in graph.packages.items()
     },
 )

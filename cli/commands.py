@@ -9,6 +9,9 @@
     python -m cli logs --name <endpoint> --deployment-name <d> [--instance <i>] [--lines <n>]
     python -m cli list [--json]
     python -m cli workspace            # which stack, backend and passphrase a workspace uses
+    python -m cli promote <package> --from dev --to prod [--up]   # copy by digest, no rebuild
+    python -m cli preview-summary [--output summary.md]  # Markdown of `pulumi preview`, for PRs
+    python -m cli touched-workspaces --base origin/main  # workspaces a change touches
 
 Every verb takes `--workspace/-w` (default $MODELPACK_WORKSPACE, else dev); see cli/workspaces.py
 for how a workspace picks its backend and passphrase.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from . import keys as keys_verbs
 from . import tokens
+from .changes import changed_files, stack_folders, touched_workspaces
 from .containers import engine
 from .endpoints import (
     endpoint_key,
@@ -38,6 +42,8 @@ from .endpoints import (
 from .errors import CliError
 from .logs import DEFAULT_LINES, replica_logs
 from .outputs import load_outputs
+from .preview_summary import parse_preview, render_markdown
+from .promote import promote, release_registry
 from .pulumi_runner import LIFECYCLE_VERBS, PulumiRunner
 from .workspaces import DEFAULT_WORKSPACE, resolve_passphrase, resolve_workspace
 
@@ -136,6 +142,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = verbs.add_parser("workspace", help="the stack, backend and passphrase a workspace uses")
     _workspace_option(sub)
     sub.set_defaults(handler=_workspace)
+
+    sub = verbs.add_parser(
+        "promote", help="copy a package by digest to another workspace's registry and config"
+    )
+    sub.add_argument("package", help="package name (target_environment_name)")
+    sub.add_argument("--from", dest="source", required=True, help="source workspace (e.g. dev)")
+    sub.add_argument("--to", dest="workspace", required=True, help="target workspace (e.g. prod)")
+    sub.add_argument("--up", action="store_true", help="then `up` the target workspace")
+    sub.set_defaults(handler=_promote)
+
+    sub = verbs.add_parser(
+        "preview-summary", help="Markdown summary of `pulumi preview` (for a pull request)"
+    )
+    _workspace_option(sub)
+    sub.add_argument("-o", "--output", type=Path, help="write it here (default: print it)")
+    sub.set_defaults(handler=_preview_summary)
+
+    sub = verbs.add_parser(
+        "touched-workspaces", help="the workspaces the changes since a base commit touch"
+    )
+    _workspace_option(sub)
+    sub.add_argument("--base", required=True, help="base commit or branch (e.g. origin/main)")
+    sub.add_argument("--head", default="HEAD", help="head commit (default: HEAD)")
+    sub.set_defaults(handler=_touched_workspaces)
     return parser
 
 
@@ -151,6 +181,9 @@ def _non_negative(text: str) -> int:
 
 def _lifecycle(args: argparse.Namespace, runner: PulumiRunner) -> int:
     code = runner.lifecycle(args.verb, args.pulumi_args)
+    if args.verb == "destroy" and runner.stack_exists():
+        for pid in release_registry(runner):
+            runner.note(f"stopped the workspace's registry (pid {pid}), started by `promote`")
     if args.remove_stack and runner.stack_exists():
         runner.capture("stack", "rm", "--yes", "--preserve-config")
         print(f"removed stack '{runner.ws}' from {runner.workspace.backend_url}")
@@ -236,6 +269,45 @@ def _workspace(args: argparse.Namespace, runner: PulumiRunner) -> int:
     else:
         known = f"none yet (up generates {workspace.passphrase_file})"
     print(f"passphrase:   {known}")
+    return 0
+
+
+def _promote(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    source = PulumiRunner(resolve_workspace(args.source), environ=runner.environ)
+    done = promote(source, runner, args.package)
+    for address in done.started_registries:
+        runner.note(
+            f"started the registry on {address} (the workspace's next `up` takes it over; "
+            "`destroy` stops it)"
+        )
+    print(f"copied {done.source}\n    to {done.target} in {done.copy_seconds:.1f} s")
+    print(
+        f"recorded modelpack:promoted[{args.package}] in {runner.workspace.stack_config_file.name}"
+    )
+    if args.up:
+        return runner.lifecycle("up")
+    print(f"next: `python -m cli up --workspace {runner.ws}` deploys it without building")
+    return 0
+
+
+def _preview_summary(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    code, document = runner.preview_json()
+    summary = parse_preview(document, runner.ws)
+    text = render_markdown(summary)
+    if args.output:
+        args.output.write_text(text)
+        print(f"wrote the preview summary of '{runner.ws}' to {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 1 if summary.failed or code != 0 else 0
+
+
+def _touched_workspaces(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    root = runner.workspace.project_dir
+    for workspace in touched_workspaces(
+        changed_files(root, args.base, args.head), stack_folders(root)
+    ):
+        print(workspace)
     return 0
 
 

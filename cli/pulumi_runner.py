@@ -252,6 +252,17 @@ class PulumiRunner:
             raise self._lifecycle_failure(verb, code, tail)
         return code
 
+    def preview_json(self) -> tuple[int, dict[str, Any]]:
+        """`pulumi preview --diff --json` (the stack is created if missing): its exit code and
+        its JSON document, which also describes a failed preview (`diagnostics`)."""
+        self.ensure_stack()
+        result = self.capture("preview", "--diff", "--json", check=False)
+        try:
+            document = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise self._failure(["preview", "--json"], result.returncode, result.stderr) from None
+        return result.returncode, document
+
     def _lifecycle_failure(self, verb: str, code: int, tail: str) -> CliError:
         if "incorrect passphrase" in tail or "failed to decrypt" in tail:
             return self._failure([verb], code, tail)

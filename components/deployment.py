@@ -1,5 +1,6 @@
 """Deployment: `instance_count` replicas of a package image, each limited to its instance
-type's CPU and memory, joined to the endpoint's network.
+type's CPU and memory, joined to the endpoint's network. Replicas run the package by digest
+(`127.0.0.1:<registry port>/<name>@sha256:...`), so a deployment names exactly one image.
 
 A replica counts as created only once its readiness route answers; a replica that exits or
 does not become ready within the readiness probe's budget fails the `up` with its last log
@@ -26,7 +27,8 @@ from .package import ModelPackage
 class DeploymentArgs:
     asset: DeploymentAsset
     package: ModelPackage
-    model: Model
+    model: Model | None
+    """The registered model a `readonly_mount` package mounts; None otherwise."""
     endpoint: Endpoint
     stack: str
     labels: dict[str, str]
@@ -39,6 +41,8 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
         env["MAX_CONCURRENT_REQUESTS_PER_INSTANCE"] = str(
             settings.max_concurrent_requests_per_instance
         )
+    if settings.max_queue_wait_ms is not None:
+        env["MAX_QUEUE_WAIT_MS"] = str(settings.max_queue_wait_ms)
     if settings.request_timeout_ms:
         env["REQUEST_TIMEOUT_MS"] = str(settings.request_timeout_ms)
     return env
@@ -68,6 +72,7 @@ class Deployment(pulumi.ComponentResource):
         env = {**asset.environment_variables}
         mounts = []
         if package.mode == "readonly_mount":
+            assert args.model is not None, "a readonly_mount package needs its registered model"
             mounts.append(
                 {
                     "source": args.model.store_path,
@@ -96,7 +101,7 @@ class Deployment(pulumi.ComponentResource):
                     f"{resource_name}-{index}",
                     ContainerArgs(
                         name=f"mp-{args.stack}-{asset.endpoint_name}-{asset.name}-{index}",
-                        image=package.image,
+                        image=package.digest,
                         env=env,
                         labels={**labels, "modelpack.replica": str(index)},
                         network=args.endpoint.network,

@@ -42,14 +42,17 @@ def check_python(asset: EnvironmentAsset) -> None:
         )
 
 
-def check_environments(workspace: Workspace) -> None:
-    """The checks that need the base images, for every environment a package is built on.
+def check_environments(workspace: Workspace, skip: set[str] | None = None) -> None:
+    """The checks that need the base images, for every environment a package is built on
+    (packages named in `skip`, promoted ones, are not built here).
     Run before any resource is declared: a failing check then creates nothing (a check inside
     `Environment` comes after the package's model version was already declared)."""
     errors: list[SpecError] = []
     checked: set[int] = set()
     for package in workspace.packages:
         asset = package.base_environment
+        if package.name in (skip or set()):
+            continue
         if asset is None or package.server_type == "custom" or id(asset) in checked:
             continue
         checked.add(id(asset))

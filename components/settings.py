@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -23,6 +23,13 @@ class StackSettings:
     """endpoint -> {"primary": n, "secondary": m}: raising a number regenerates that key."""
     max_body_bytes: int
     """Request bodies above this are refused by the router with 413."""
+    registry_port: int = 0
+    """The loopback port of this workspace's image registry (0: any free port, picked when the
+    registry is first started). A workspace that receives promotions needs a fixed one."""
+    promoted: dict[str, str] = field(default_factory=dict)
+    """package name -> digest reference in this workspace's registry
+    (`127.0.0.1:<registryPort>/<name>@sha256:...`), written by `python -m cli promote`: those
+    packages are deployed from that image, not built."""
 
     def key_generations(self, endpoint: str) -> tuple[int, int]:
         generations = self.key_generation_table.get(endpoint, {})
@@ -35,6 +42,11 @@ class StackSettings:
     @property
     def build_dir(self) -> Path:
         return self.state_dir / "builds"
+
+    @property
+    def registry_dir(self) -> Path:
+        """Config, storage, log and pid file of the workspace's registry."""
+        return self.state_dir / "registry"
 
     def image_prefix(self, kind: str, name: str) -> str:
         return f"modelpack/{self.stack}/{kind}/{name}"
@@ -56,4 +68,9 @@ class StackSettings:
             router_port=config.get_int("routerPort") or 0,
             key_generation_table=config.get_object("keyGenerations") or {},
             max_body_bytes=config.get_int("maxRequestBodyBytes") or 100 * 1024 * 1024,
+            registry_port=config.get_int("registryPort") or 0,
+            promoted={
+                str(name): str(reference)
+                for name, reference in (config.get_object("promoted") or {}).items()
+            },
         )

@@ -1,9 +1,16 @@
-"""The whole dependency graph of one workspace: models, environments, packages (and, once
-deployed, endpoints and deployments), each a component parented to nothing but the stack."""
+"""The whole dependency graph of one workspace: its registry, models, environments, packages
+(and, once deployed, endpoints and deployments), each a component parented to nothing but the
+stack.
+
+Models and environments are declared lazily, by the packages built on them: a package promoted
+into the workspace (`modelpack:promoted`) is pulled by digest, so the model and environment
+only it needed are not registered or built here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import pulumi
 
 from spec import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
 
@@ -12,6 +19,8 @@ from .endpoint import Endpoint, EndpointArgs
 from .environment import Environment, EnvironmentArgs, check_environments
 from .model import Model, ModelArgs
 from .package import ModelPackage, ModelPackageArgs
+from .promotion import check_promotions
+from .registry import Registry
 from .settings import StackSettings
 from .traffic import Traffic, TrafficArgs
 
@@ -23,6 +32,7 @@ def _key(asset: ModelAsset | EnvironmentAsset) -> str:
 @dataclass
 class WorkspaceGraph:
     settings: StackSettings
+    registry: Registry
     models: dict[str, Model] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
     packages: dict[str, ModelPackage] = field(default_factory=dict)
@@ -63,23 +73,37 @@ class WorkspaceGraph:
 
     def package(self, asset: PackageAsset) -> ModelPackage:
         if asset.name not in self.packages:
+            promoted = self.settings.promoted.get(asset.name)
+            built = promoted is None
             self.packages[asset.name] = ModelPackage(
                 asset.name,
                 ModelPackageArgs(
                     asset=asset,
-                    model=self.model(asset.model),
-                    environment=self.environment_for(asset),
+                    model=self.model(asset.model) if built else None,
+                    environment=self.environment_for(asset) if built else None,
                     build_dir=self.settings.build_dir / "packages" / asset.name,
                     image_prefix=self.settings.image_prefix("pkg", asset.name),
+                    registry=self.registry,
                     base_image=asset.base_environment.image if asset.base_environment else None,
+                    promoted=promoted,
                 ),
             )
         return self.packages[asset.name]
 
+    def mounted_model(self, package: ModelPackage, asset: PackageAsset) -> Model | None:
+        """The registered model a deployment mounts: only readonly_mount packages have one."""
+        return self.model(asset.model) if package.mode == "readonly_mount" else None
+
 
 def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph:
-    check_environments(workspace)
-    graph = WorkspaceGraph(settings)
+    """Declare every resource of the workspace. Raises before declaring anything when the
+    workspace or its promoted table cannot be deployed."""
+    for warning in check_promotions(workspace.packages, settings.promoted, settings.registry_port):
+        pulumi.log.warn(warning)
+    check_environments(workspace, skip=set(settings.promoted))
+    graph = WorkspaceGraph(
+        settings, Registry("registry", settings.registry_dir, settings.registry_port)
+    )
     for package in workspace.packages:
         graph.package(package)
     for index, endpoint_asset in enumerate(sorted(workspace.endpoints, key=lambda e: e.name)):
@@ -103,7 +127,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                 DeploymentArgs(
                     asset=asset,
                     package=package,
-                    model=graph.model(asset.package.model),
+                    model=graph.mounted_model(package, asset.package),
                     endpoint=endpoint,
                     stack=settings.stack,
                     labels=settings.labels,

@@ -51,10 +51,10 @@ apt_install() {
 }
 
 # --- system packages -----------------------------------------------------------------------
-begin "system packages (docker.io, mmdebstrap, bc)" \
+begin "system packages (docker.io, mmdebstrap, wrk, docker-registry, skopeo, bc)" \
     "apt-get failed: see $LOG_DIR/apt.log; check that Debian's mirror answers (apt-get update)."
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-installed=$(apt_install docker.io mmdebstrap wrk)
+installed=$(apt_install docker.io mmdebstrap wrk docker-registry skopeo)
 done_step "${installed:-already installed}"
 
 # --- Docker engine -------------------------------------------------------------------------

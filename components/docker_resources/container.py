@@ -25,6 +25,7 @@ from .progress import report
 
 NANO = 1_000_000_000
 LOG_LINES_ON_FAILURE = 30
+PORT_TAKEN = ("port is already allocated", "address already in use")
 REPLACE_ON = [
     "name",
     "image",
@@ -46,6 +47,10 @@ REPLACE_ON = [
 
 
 class ContainerStartError(Exception):
+    pass
+
+
+class PortTakenError(ContainerStartError):
     pass
 
 
@@ -97,7 +102,7 @@ def _wait_until_ready(container, props: dict[str, Any]) -> None:
             raise ContainerStartError(
                 f"not ready after {deadline_s:.0f} s (status {state['Status']}, health {health})"
             )
-        time.sleep(0.25)
+        time.sleep(0.5)
 
 
 def describe(container) -> dict[str, Any]:
@@ -118,8 +123,40 @@ def describe(container) -> dict[str, Any]:
     }
 
 
+def _short(image: str) -> str:
+    """`name@sha256:0123456789ab` for a digest reference, else the first 40 characters."""
+    if "@sha256:" in image:
+        name, digest = image.rsplit("@", 1)
+        return f"{name.rsplit('/', 1)[-1]}@{digest[:19]}"
+    return image[:40]
+
+
+def ensure_image(client, image: str) -> None:
+    """A digest reference into a workspace registry that the engine does not hold yet (e.g.
+    after `docker image prune`) is pulled from that registry; anything else must be local."""
+    try:
+        client.api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        if "@sha256:" not in image:
+            raise
+        report(f"pulling {image}")
+        client.api.pull(image)
+
+
+def _port_clash(error: docker.errors.APIError, props: dict[str, Any]) -> Exception:
+    ports = ", ".join(
+        f"127.0.0.1:{int(port['host'])}" for port in props.get("ports") or [] if port.get("host")
+    )
+    return PortTakenError(
+        f"container {props['name']} cannot publish {ports}: the port is taken (by another "
+        "workspace's router?). Give each workspace its own modelpack:routerPort, or 0 for any "
+        f"free port.\n{error.explanation}"
+    )
+
+
 def start(props: dict[str, Any]):
     client = engine()
+    ensure_image(client, props["image"])
     name = f"{props['name']}-{secrets.token_hex(3)}"
     # Pulumi passes every number as a float.
     ports = {
@@ -173,13 +210,18 @@ def start(props: dict[str, Any]):
 
 class ContainerProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        report(f"starting container {props['name']} from {str(props['image'])[:40]}")
+        report(f"starting container {props['name']} from {_short(str(props['image']))}")
         container = start(props)
         try:
-            container.start()
+            try:
+                container.start()
+            except docker.errors.APIError as error:
+                if any(text in str(error) for text in PORT_TAKEN):
+                    raise _port_clash(error, props) from None
+                raise
             _wait_until_ready(container, props)
         except BaseException as error:  # never leave a container the state does not know
-            if not isinstance(error, ContainerStartError):
+            if isinstance(error, PortTakenError) or not isinstance(error, ContainerStartError):
                 container.remove(force=True)
                 raise
             logs = container.logs(tail=LOG_LINES_ON_FAILURE).decode(errors="replace")

@@ -50,7 +50,7 @@ def test_versions_follow_content(tmp_path: Path) -> None:
         weights.write_text("b")  # new content: the preview already names the next version
         steps = json.loads(stack.run("preview", "--json").stdout)["steps"]
         changed = {s["urn"].split("::")[-1]: s for s in steps if s["op"] != "same"}
-        assert set(changed) == {"m-version", "m-pkg-image"}
+        assert set(changed) == {"m-version", "m-pkg-image", "m-pkg-push"}
         assert "hashes.model_version" in changed["m-pkg-image"]["replaceReasons"]
         assert changed["m-version"]["op"] == "replace"
         assert {"content_hash", "version", "path"} <= set(changed["m-version"]["replaceReasons"])

@@ -263,16 +263,21 @@ def test_score_edit_previews_as_a_code_hash_change(example: Example) -> None:
     with example.edited("src/score.py", '    """Predict', '    # edited\n    """Predict'):
         changes = preview_changes(example.stack)
         diff = example.stack.run("preview", "--diff").stdout
-    # both packages are rebuilt because of their code hash, and nothing else is touched
+    # both packages are rebuilt because of their code hash and pushed to the workspace's
+    # registry again, and nothing else is touched
     assert changes == {
-        f"{name}-image": ("replace", ["hashes", "hashes.code", "labels", "tag"])
-        for name in (MOE, PORTABLE)
+        **{
+            f"{name}-image": ("replace", ["hashes", "hashes.code", "labels", "tag"])
+            for name in (MOE, PORTABLE)
+        },
+        **{f"{name}-push": ("replace", ["image_id", "tag"]) for name in (MOE, PORTABLE)},
     }, changes
     hash_lines = [line.split() for line in diff.splitlines() if "=>" in line]
     assert {words[1] for words in hash_lines if words[0] == "~"} == {
         "code",
         "modelpack.code.hash",
         "tag",
+        "image_id",  # of the push: the new image's id is known once it is built
     }, diff
 
 
@@ -281,6 +286,8 @@ def test_conda_edit_previews_as_an_environment_change(example: Example) -> None:
         changes = preview_changes(example.stack)
     env_op, env_reasons = changes.pop("sklearn-regression-env-image")
     assert env_op == "replace" and "hashes.environment" in env_reasons, env_reasons
+    pushes = {name: changes.pop(name) for name in (f"{MOE}-push", f"{PORTABLE}-push")}
+    assert all(op == "replace" and "image_id" in why for op, why in pushes.values()), pushes
     assert set(changes) == {f"{MOE}-image", f"{PORTABLE}-image"}, changes
     for op, reasons in changes.values():
         # the package is rebuilt on the new environment image; its code did not change

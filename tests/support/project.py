@@ -4,6 +4,7 @@ so that tests deploy real stacks side by side without touching the repo's stacks
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 from .pulumi_cli import Stack
@@ -21,6 +22,35 @@ def copy_example_workspace(destination: Path) -> Path:
         runpy.run_path(str(EXAMPLE_WORKSPACE / "train.py"), run_name="__main__")
     shutil.copytree(EXAMPLE_WORKSPACE, destination, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
+
+
+PORTABLE_PACKAGE = "sklearn-regression-docker-pkg"  # package-azure-app.yml: model copied in
+DEPLOYMENT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+name: {name}
+endpoint_name: sklearn-regression-online
+environment: azureml:{package}@latest
+instance_type: Standard_F2s_v2
+instance_count: 1
+"""
+
+
+def copy_portable_workspace(destination: Path) -> Path:
+    """The example workspace with blue and green both deploying the copy-mode package (the one
+    that can be promoted), and no readonly_mount package: one package image to build."""
+    workspace = copy_example_workspace(destination)
+    (workspace / "package-moe.yml").unlink()
+    for name in ("blue", "green"):
+        text = DEPLOYMENT.format(name=name, package=PORTABLE_PACKAGE)
+        (workspace / f"{name}.yml").write_text(text)
+    return workspace
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a test stack's registry)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def modelpack_stack(root: Path, name: str, workspace: Path, **config: str) -> Stack:

@@ -1,0 +1,60 @@
+"""Which workspaces a pull request touches (pure, plus one real `git diff`)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from cli.changes import changed_files, stack_folders, touched_workspaces
+
+FOLDERS = {"dev": "workspaces/example", "prod": "workspaces/example", "team": "workspaces/team"}
+
+
+def test_stack_config_touches_its_workspace() -> None:
+    assert touched_workspaces(["stacks/Pulumi.prod.yaml"], FOLDERS) == ["prod"]
+    assert touched_workspaces(["stacks/Pulumi.gone.yaml"], FOLDERS) == []
+
+
+def test_asset_folder_touches_every_workspace_deploying_it() -> None:
+    assert touched_workspaces(["workspaces/example/src/score.py"], FOLDERS) == ["dev", "prod"]
+    assert touched_workspaces(["workspaces/team/blue.yml"], FOLDERS) == ["team"]
+    assert touched_workspaces(["workspaces/example2/blue.yml"], FOLDERS) == []
+
+
+def test_program_changes_touch_all_and_others_none() -> None:
+    for path in ("components/package.py", "inference/app.py", "__main__.py", "pyproject.toml"):
+        assert touched_workspaces([path], FOLDERS) == ["dev", "prod", "team"], path
+    assert (
+        touched_workspaces(["README.md", "tests/cli/test_changes.py", "cli/promote.py"], FOLDERS)
+        == []
+    )
+
+
+def test_stack_folders_and_git_diff(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(
+        "config:\n  modelpack:workspace: workspaces/example\n"
+    )
+    (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(
+        f"config:\n  modelpack:workspace: {tmp_path}/workspaces/prod/\n"
+    )
+    (tmp_path / "stacks" / "Pulumi.bare.yaml").write_text("")
+    assert stack_folders(tmp_path) == {
+        "bare": "workspaces/example",
+        "dev": "workspaces/example",
+        "prod": "workspaces/prod",
+    }
+    git("init", "-q", "-b", "main")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "base")
+    git("checkout", "-qb", "change")
+    (tmp_path / "workspaces" / "prod").mkdir(parents=True)
+    (tmp_path / "workspaces" / "prod" / "blue.yml").write_text("name: blue\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "change")
+    changed = changed_files(tmp_path, "main")
+    assert changed == ["workspaces/prod/blue.yml"]
+    assert touched_workspaces(changed, stack_folders(tmp_path)) == ["prod"]
