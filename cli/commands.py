@@ -39,7 +39,7 @@ from .endpoints import (
     render_statuses,
     require_success,
 )
-from .errors import CliError
+from .errors import CliError, report
 from .logs import DEFAULT_LINES, replica_logs
 from .outputs import load_outputs
 from .preview_summary import parse_preview, render_markdown
@@ -322,10 +322,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         handler: Handler = args.handler
         return handler(args, runner)
     except CliError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        if error.next_step:
-            print(f"next: {error.next_step}", file=sys.stderr)
-        return error.exit_code
+        return report(error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

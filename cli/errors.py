@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class CliError(Exception):
     """A failure the user can act on. `next_step` is printed on its own line after the message."""
@@ -16,3 +18,11 @@ class CliError(Exception):
         if self.next_step:
             return f"{self.message}\nnext: {self.next_step}"
         return self.message
+
+
+def report(error: CliError) -> int:
+    """Print `error` for the user (message, then what to do next); returns its exit code."""
+    print(f"error: {error.message}", file=sys.stderr)
+    if error.next_step:
+        print(f"next: {error.next_step}", file=sys.stderr)
+    return error.exit_code

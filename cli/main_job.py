@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .containers import engine
 from .endpoints import InvokeResult, invoke, read_request_file, require_success
-from .errors import CliError
+from .errors import CliError, report
 from .outputs import EndpointOutputs, load_outputs
 from .pulumi_runner import PulumiRunner
 from .workspaces import REPO_ROOT, resolve_workspace
@@ -124,10 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args.workspace)
     except CliError as error:
-        print(f"\nerror: {error.message}", file=sys.stderr)
-        if error.next_step:
-            print(f"next: {error.next_step}", file=sys.stderr)
-        return error.exit_code
+        print(file=sys.stderr)
+        return report(error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

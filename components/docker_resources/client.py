@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import docker
+import docker.errors
 
 
 @functools.cache
@@ -16,3 +17,14 @@ def engine() -> docker.DockerClient:
 def replace_on_change(olds: dict, news: dict, keys: list[str]) -> list[str]:
     """The input keys whose values differ between the previous and the new inputs."""
     return [key for key in keys if olds.get(key) != news.get(key)]
+
+
+def untag(reference: str, image_id: str, *, prune: bool) -> None:
+    """Remove the tag `reference` if it still names `image_id` (a newer build may have taken
+    it); an image still in use, or already gone, is left as it is."""
+    api = engine().api
+    try:
+        if api.inspect_image(reference)["Id"] == image_id:
+            api.remove_image(reference, noprune=not prune)
+    except (docker.errors.ImageNotFound, docker.errors.APIError):
+        pass

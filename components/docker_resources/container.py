@@ -9,6 +9,7 @@ last log lines while the previous one keeps serving.
 from __future__ import annotations
 
 import secrets
+import socket
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -154,18 +155,23 @@ def _port_clash(error: docker.errors.APIError, props: dict[str, Any]) -> Excepti
     )
 
 
+def free_port(host_ip: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host_ip, 0))
+        return probe.getsockname()[1]
+
+
 def start(props: dict[str, Any]):
     client = engine()
     ensure_image(client, props["image"])
     name = f"{props['name']}-{secrets.token_hex(3)}"
-    # Pulumi passes every number as a float.
-    ports = {
-        f"{int(port['container'])}/tcp": (
-            port.get("host_ip", "127.0.0.1"),
-            int(port["host"]) if port.get("host") else None,
-        )
-        for port in props.get("ports") or []
-    }
+    # Pulumi passes every number as a float. A port left to chance is chosen here, not by
+    # Docker: Docker would pick a new one each time the daemon restarts the container.
+    ports = {}
+    for port in props.get("ports") or []:
+        host_ip = port.get("host_ip", "127.0.0.1")
+        host_port = int(port["host"]) if port.get("host") else free_port(host_ip)
+        ports[f"{int(port['container'])}/tcp"] = (host_ip, host_port)
     for mount in props.get("mounts") or []:
         if mount.get("type", "bind") == "bind" and mount.get("create_source"):
             Path(mount["source"]).mkdir(parents=True, exist_ok=True)

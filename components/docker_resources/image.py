@@ -25,7 +25,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .client import engine, replace_on_change
+from .client import engine, replace_on_change, untag
 from .progress import report
 
 # A change to any of these builds a new image; `hashes` is a map of named content hashes
@@ -140,15 +140,10 @@ class ImageProvider(ResourceProvider):
         # containers (e.g. still-draining replicas) use it. An identical build of another
         # stack shares the id under its own tag: untag ours first, so that removing the id
         # (refused while other tags remain) leaves no tag of this stack behind.
-        api = engine().api
-        tag = props.get("tag")
+        if props.get("tag"):
+            untag(props["tag"], id_, prune=True)
         try:
-            if tag and api.inspect_image(tag)["Id"] == id_:
-                api.remove_image(tag, noprune=False)
-        except (docker.errors.ImageNotFound, docker.errors.APIError):
-            pass
-        try:
-            api.remove_image(id_, noprune=False)
+            engine().api.remove_image(id_, noprune=False)
         except (docker.errors.ImageNotFound, docker.errors.APIError):
             pass
 

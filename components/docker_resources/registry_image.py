@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from image_registry import RegistrySpec, ensure_running, manifest_exists
 
-from .client import engine, replace_on_change
+from .client import engine, replace_on_change, untag
 from .progress import report
 
 REPLACE_ON = ["image_id", "repository", "tag", "registry"]
@@ -91,13 +90,7 @@ class RegistryImageProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         # The registry keeps the image (a promoted or rolled-back digest stays resolvable);
         # only the local registry tag goes, and only while it still names this image.
-        api = engine().api
-        reference = f"{props['repository']}:{props['tag']}"
-        try:
-            if api.inspect_image(reference)["Id"] == props["image_id"]:
-                api.remove_image(reference, noprune=True)
-        except (docker.errors.ImageNotFound, docker.errors.APIError):
-            pass
+        untag(f"{props['repository']}:{props['tag']}", props["image_id"], prune=False)
 
 
 @dataclass
