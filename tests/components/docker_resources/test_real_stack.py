@@ -1,6 +1,8 @@
 """A real `pulumi up` / `preview` / `destroy` of a tiny stack through the Docker engine."""
 
 import shutil
+import subprocess
+import sys
 import urllib.request
 import uuid
 from pathlib import Path
@@ -28,7 +30,15 @@ def test_up_preview_destroy_drives_a_real_container(tmp_path: Path) -> None:
     stack.init()
     stack.set_config("greeting", "hello")
     try:
-        stack.up()
+        up = stack.up()
+        # The engine and plugins the tests use: the CLI built by the set-up step, and our
+        # language host and dynamic-provider plugin, found on PATH (ambient plugins).
+        assert subprocess.run(["pulumi", "version"], capture_output=True, text=True).stdout == (
+            "v3.274.1\n"
+        )
+        venv_bin = Path(sys.executable).parent
+        for plugin in ("pulumi-language-python", "pulumi-resource-pulumi-python"):
+            assert f"using {plugin} from $PATH at {venv_bin / plugin}" in up.stdout + up.stderr
         outputs = stack.outputs()
         container = client.containers.get(outputs["container_id"])
         assert container.status == "running"
