@@ -23,30 +23,7 @@ from sklearn.linear_model import Ridge
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60.0
 
-SEED_SCORE_PY = """
-import json
-import logging
-import os
-
-import joblib
-import numpy
-
-
-def init():
-    global model
-    model_path = os.path.join(os.getenv("AZUREML_MODEL_DIR"), "model/sklearn_regression_model.pkl")
-    model = joblib.load(model_path)
-    logging.info("Init complete")
-
-
-def run(raw_data):
-    logging.info("model 1: request received")
-    data = json.loads(raw_data)["data"]
-    data = numpy.array(data)
-    result = model.predict(data)
-    logging.info("Request processed")
-    return result.tolist()
-"""
+SEED_SCORE_PY = (REPO / "tests" / "support" / "seed_score.py").read_text()
 
 
 def free_port() -> int:
