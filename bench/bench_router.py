@@ -87,7 +87,7 @@ def main() -> None:
         print(f"deploying stack {stack.name} ...", flush=True)
         stack.up()
         try:
-            outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+            outputs = stack.outputs(show_secrets=True)
             endpoint = outputs["endpoints"][ENDPOINT]
             key = outputs["endpoint_keys"][ENDPOINT]["primary"]
             replica_name = endpoint["deployments"]["blue"]["replicas"][0]

@@ -11,7 +11,6 @@ afterwards. Needs `make setup` and `source scripts/env.sh`.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -63,7 +62,7 @@ def main() -> None:
         print(f"deploying stack {stack.name} ...", flush=True)
         stack.up()
         try:
-            outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+            outputs = stack.outputs(show_secrets=True)
             url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
             key = outputs["endpoint_keys"][ENDPOINT]["primary"]
             headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}

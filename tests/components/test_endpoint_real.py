@@ -31,7 +31,7 @@ class Deployed:
         self.refresh_outputs()
 
     def refresh_outputs(self) -> None:
-        outputs = json.loads(self.stack.run("stack", "output", "--json", "--show-secrets").stdout)
+        outputs = self.stack.outputs(show_secrets=True)
         self.endpoint = outputs["endpoints"][ENDPOINT]
         self.keys = outputs["endpoint_keys"][ENDPOINT]
         self.url = self.endpoint["scoring_uri"]

@@ -3,7 +3,6 @@ with one of the endpoint's keys get through."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
@@ -26,7 +25,7 @@ def test_only_valid_unexpired_tokens_get_through(tmp_path) -> None:
     stack = modelpack_stack(tmp_path, f"tok{uuid.uuid4().hex[:6]}", workspace)
     stack.up()
     try:
-        outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+        outputs = stack.outputs(show_secrets=True)
         url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
         keys = outputs["endpoint_keys"][ENDPOINT]
         body = (workspace / "sample-request.json").read_bytes()

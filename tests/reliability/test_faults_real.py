@@ -53,7 +53,7 @@ def run(raw_data):
 class Endpoint:
     def __init__(self, stack, workspace: Path) -> None:
         self.stack, self.workspace = stack, workspace
-        outputs = json.loads(stack.run("stack", "output", "--json", "--show-secrets").stdout)
+        outputs = stack.outputs(show_secrets=True)
         self.url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
         self.key = outputs["endpoint_keys"][ENDPOINT]["primary"]
 

@@ -60,8 +60,9 @@ class Stack:
     def up(self) -> subprocess.CompletedProcess:
         return self.run("up", "--yes", "--skip-preview")
 
-    def outputs(self) -> dict:
-        return json.loads(self.run("stack", "output", "--json").stdout)
+    def outputs(self, show_secrets: bool = False) -> dict:
+        flags = ["--show-secrets"] if show_secrets else []
+        return json.loads(self.run("stack", "output", "--json", *flags).stdout)
 
     def destroy(self) -> None:
         self.run("destroy", "--yes", "--skip-preview")
