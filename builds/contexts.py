@@ -8,6 +8,7 @@ metadata instructions come before it, and its labels after it in one instruction
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,10 @@ class BuildContext:
     hashes: dict[str, str] = field(default_factory=dict)
 
 
+@functools.cache
 def server_version() -> str:
-    """The injected server's identity: its version and a hash of its source."""
+    """The injected server's identity: its version and a hash of its source (read once per
+    program run, however many packages carry the server)."""
     import inference
 
     return f"{inference.__version__}+{hash_tree(INFERENCE_SOURCE)[:12]}"

@@ -64,14 +64,15 @@ class Endpoint(pulumi.ComponentResource):
         keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
         self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
 
+        router_hash = hash_tree(ROUTER_IMAGE_SOURCE)
         router_image = Image(
             f"{resource_name}-router-image",
             ImageArgs(
-                tag=f"modelpack/{args.stack}/router:{hash_tree(ROUTER_IMAGE_SOURCE)[:12]}",
+                tag=f"modelpack/{args.stack}/router:{router_hash[:12]}",
                 context=str(ROUTER_IMAGE_SOURCE),
                 build_args={"BASE_IMAGE": args.base_image},
                 labels=labels,
-                hashes={"router": hash_tree(ROUTER_IMAGE_SOURCE)},
+                hashes={"router": router_hash},
             ),
             child,
         )
