@@ -13,6 +13,7 @@ without any configuration, so no TLS is set up.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -71,6 +72,11 @@ class RegistrySpec:
     @property
     def pid_file(self) -> Path:
         return self.root / "registry.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        """Held while the registry is probed and started (see `ensure_running`)."""
+        return self.root / "registry.lock"
 
     @property
     def log_file(self) -> Path:
@@ -226,17 +232,33 @@ def start(spec: RegistrySpec) -> RunningRegistry:
         time.sleep(0.1)
 
 
+def _running_port(spec: RegistrySpec) -> int | None:
+    """The port a live registry of `spec` was started on (from its config), if one runs."""
+    if not running_pids(spec):
+        return None
+    try:
+        return int(json.loads(spec.config_file.read_text())["http"]["addr"].rsplit(":", 1)[1])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def ensure_running(spec: RegistrySpec) -> RunningRegistry:
-    """The registry of `spec`, started when nothing answers on its port. A port of 0 always
+    """The registry of `spec`, started when it does not answer yet. The program and several
+    providers ask at once: one start per registry, under a lock beside its pid file, and the
+    others adopt what it started. A port of 0 adopts a running registry of this root, else
     starts one on a free port."""
-    if spec.port:
-        answer = probe(spec.port)
-        if answer == spec.identity:
-            pids = running_pids(spec)
-            return RunningRegistry(port=spec.port, pid=pids[0] if pids else None, started=False)
-        if answer is not None:
-            raise _clash(spec, spec.port, answer)
-    return start(spec)
+    spec.root.mkdir(parents=True, exist_ok=True)
+    with open(spec.lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        port = spec.port or _running_port(spec)
+        if port:
+            answer = probe(port)
+            if answer == spec.identity:
+                pids = running_pids(spec)
+                return RunningRegistry(port=port, pid=pids[0] if pids else None, started=False)
+            if answer is not None and spec.port:
+                raise _clash(spec, spec.port, answer)
+        return start(spec)
 
 
 def stop(spec: RegistrySpec, deadline_s: float = STOP_DEADLINE_S) -> list[int]:

@@ -3,6 +3,7 @@ across workspaces, stopped with its storage kept. Real docker-registry processes
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -65,3 +66,22 @@ def test_references() -> None:
             parse_reference(bad)
     assert repository_name("My_Package.v2") == "my_package.v2"
     assert repository_name("a  b") == "a-b"
+
+
+def _ask(spec: RegistrySpec) -> tuple[int, bool]:
+    running = ensure_running(spec)
+    return running.port, running.started
+
+
+@pytest.mark.parametrize("fixed_port", [True, False])
+def test_a_registry_asked_for_by_many_at_once_starts_once(tmp_path: Path, fixed_port) -> None:
+    """The program and the providers of one `up` each ask for the registry: one start."""
+    spec = RegistrySpec(tmp_path / "registry", free_port() if fixed_port else 0)
+    try:
+        with multiprocessing.get_context("spawn").Pool(6) as pool:
+            answers = pool.map(_ask, [spec] * 6)
+        assert len({port for port, _ in answers}) == 1, answers
+        assert [started for _, started in answers].count(True) == 1, answers
+        assert len(running_pids(spec)) == 1
+    finally:
+        stop(spec)
