@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +27,7 @@ import joblib
 import numpy
 import pytest
 
+from tests.support.mlflow_venv import mlflow_python
 from tests.support.project import EXAMPLE_WORKSPACE, copy_example_workspace, modelpack_stack
 from tests.support.pulumi_cli import Stack
 
@@ -38,8 +37,6 @@ MODEL_NAME = "sklearn-regression"
 MOE = "sklearn-regression-online-pkg"  # package-moe.yml: readonly_mount
 PORTABLE = "sklearn-regression-docker-pkg"  # package-azure-app.yml: copy
 DIABETES_COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-CACHE = Path(os.environ.get("MODELPACK_CACHE", Path.home() / ".cache" / "modelpack"))
-MLFLOW_VENV = CACHE / "mlflow-venv"
 MLFLOW_PINS = ["scikit-learn==1.9.1", "numpy==2.4.6", "pandas==3.1.1", "mlflow-skinny==3.17.2"]
 
 
@@ -312,22 +309,6 @@ mlflow.sklearn.save_model(
     pip_requirements=sys.argv[2:],
 )
 """
-
-
-def mlflow_python() -> Path:
-    """The separate virtualenv with mlflow-skinny that writes MLflow models (created once
-    per machine; shared with other tests)."""
-    python = MLFLOW_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import mlflow.sklearn, pandas, sklearn"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
-    subprocess.run(
-        [str(MLFLOW_VENV / "bin" / "pip"), "install", "-q", *MLFLOW_PINS],
-        check=True,
-        timeout=900,
-    )
-    return python
 
 
 def write_mlflow_workspace(root: Path) -> Path:

@@ -1,25 +1,21 @@
 """An MLflow model without score.py, served from an interpreter where mlflow is installed.
 
-mlflow is not a dependency of the server, so this runs the server with a separate venv's
-Python (``MLFLOW_VENV``, default ``~/.cache/modelpack/mlflow-venv``), created on first use
-with ``mlflow-skinny``, pandas, scikit-learn and ``inference/requirements.txt``.
+mlflow is not a dependency of the server, so this runs the server with the Python of the tests'
+mlflow venv (tests/support/mlflow_venv.py), which also holds the server's requirements.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from inference.settings import Settings
+from tests.support.mlflow_venv import mlflow_python as shared_mlflow_python
 
 REPO = Path(__file__).resolve().parents[2]
-MLFLOW_VENV = Path(os.environ.get("MLFLOW_VENV", Path.home() / ".cache/modelpack/mlflow-venv"))
-MLFLOW_PACKAGES = ["mlflow-skinny==3.17.2", "pandas==3.1.1", "scikit-learn==1.9.1", "joblib==1.6.0"]
 
 SAVE_MODEL = """
 import json
@@ -47,27 +43,7 @@ json.dump({
 
 @pytest.fixture(scope="session")
 def mlflow_python() -> str:
-    python = MLFLOW_VENV / "bin" / "python"
-    if (
-        python.exists()
-        and subprocess.run([python, "-c", "import mlflow.pyfunc, uvicorn"]).returncode == 0
-    ):
-        return str(python)
-    subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            *MLFLOW_PACKAGES,
-            "-r",
-            str(REPO / "inference" / "requirements.txt"),
-        ],
-        check=True,
-    )
-    return str(python)
+    return str(shared_mlflow_python())
 
 
 @pytest.fixture(scope="session")
