@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import CliError
-from .workspaces import REPO_ROOT, Passphrase, Workspace, resolve_passphrase
+from .workspaces import (
+    PASSPHRASE_ENV,
+    PASSPHRASE_FILE_ENV,
+    REPO_ROOT,
+    Passphrase,
+    Workspace,
+    resolve_passphrase,
+)
 
 LIFECYCLE_VERBS = ("up", "preview", "destroy", "refresh")
 _VERB_FLAGS: dict[str, list[str]] = {
@@ -90,6 +97,10 @@ class PulumiRunner:
         env = dict(self.environ)
         env["PULUMI_BACKEND_URL"] = self.workspace.backend_url
         if passphrase is not None:
+            # Only the chosen source reaches pulumi: another workspace's passphrase in the
+            # caller's environment must not win over this workspace's own.
+            env.pop(PASSPHRASE_ENV, None)
+            env.pop(PASSPHRASE_FILE_ENV, None)
             env.update(passphrase.env)
         return env
 

@@ -20,8 +20,9 @@ The runner (`cli.pulumi_runner`) sets `PULUMI_BACKEND_URL` from this for every p
 starts, whatever the caller's environment says, so a stack never runs against another
 workspace's state.
 
-Secrets passphrase: `PULUMI_CONFIG_PASSPHRASE` or `PULUMI_CONFIG_PASSPHRASE_FILE` when the user
-set one. Otherwise `.state/<ws>/passphrase` (`.state/` is gitignored): read when it exists,
+Secrets passphrase, one per workspace: `MODELPACK_PASSPHRASE_<WS>` (named like the backend
+variable) when set, else `PULUMI_CONFIG_PASSPHRASE` or `PULUMI_CONFIG_PASSPHRASE_FILE` when the
+user set one. Otherwise `.state/<ws>/passphrase` (`.state/` is gitignored): read when it exists,
 generated once (random, mode 600) when the workspace's stack is first created, and handed to
 pulumi as `PULUMI_CONFIG_PASSPHRASE_FILE`.
 """
@@ -45,6 +46,7 @@ WORKSPACES_FILE = Path("stacks") / "workspaces.yaml"
 DEFAULT_WORKSPACE = "dev"
 BACKEND_ENV_PREFIX = "MODELPACK_BACKEND_URL_"
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
+PASSPHRASE_ENV_PREFIX = "MODELPACK_PASSPHRASE_"
 PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -101,9 +103,13 @@ def validate_name(name: str) -> str:
     return name
 
 
+def _env_suffix(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
 def backend_env_var(name: str) -> str:
     """`MODELPACK_BACKEND_URL_<WS>` for workspace `name`."""
-    return BACKEND_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return BACKEND_ENV_PREFIX + _env_suffix(name)
 
 
 def file_url_path(url: str) -> Path | None:
@@ -171,11 +177,20 @@ class Passphrase:
     created: bool = False
 
 
-def user_passphrase(environ: Mapping[str, str]) -> Passphrase | None:
-    """The passphrase the user set in the environment, if any."""
+def passphrase_env_var(name: str) -> str:
+    """`MODELPACK_PASSPHRASE_<WS>`: workspace `name`'s own passphrase."""
+    return PASSPHRASE_ENV_PREFIX + _env_suffix(name)
+
+
+def user_passphrase(workspace: Workspace, environ: Mapping[str, str]) -> Passphrase | None:
+    """The passphrase the user set in the environment, if any: the workspace's own
+    `MODELPACK_PASSPHRASE_<WS>` first, then Pulumi's variables."""
+    own = passphrase_env_var(workspace.name)
+    if environ.get(own):
+        return Passphrase(env={PASSPHRASE_ENV: environ[own]}, source=f"${own}")
     for variable in (PASSPHRASE_ENV, PASSPHRASE_FILE_ENV):
         if variable in environ:
-            return Passphrase(env={}, source=f"${variable}")
+            return Passphrase(env={variable: environ[variable]}, source=f"${variable}")
     return None
 
 
@@ -184,7 +199,7 @@ def resolve_passphrase(
 ) -> Passphrase | None:
     """The user's passphrase, else the workspace's passphrase file; with `create`, a new random
     passphrase is written to that file when it does not exist yet. None: no passphrase known."""
-    from_user = user_passphrase(environ)
+    from_user = user_passphrase(workspace, environ)
     if from_user is not None:
         return from_user
     path = workspace.passphrase_file

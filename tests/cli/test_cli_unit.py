@@ -126,8 +126,26 @@ def test_user_passphrase_wins_and_no_file_is_written(tmp_path: Path) -> None:
     workspace = resolve_workspace("dev", root=tmp_path, environ={})
     for variable in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
         found = resolve_passphrase(workspace, {variable: "x"}, create=True)
-        assert found is not None and found.env == {} and variable in found.source
+        assert found is not None and found.env == {variable: "x"} and variable in found.source
     assert not (tmp_path / ".state").exists()
+
+
+def test_each_workspace_reads_its_own_passphrase_variable(tmp_path: Path) -> None:
+    environ = {
+        "MODELPACK_PASSPHRASE_DEV": "dev-secret",
+        "PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/prod-passphrase",
+        "PATH": "/usr/bin",
+    }
+    dev = resolve_workspace("dev", root=tmp_path, environ=environ)
+    found = resolve_passphrase(dev, environ, create=True)
+    assert found is not None and found.source == "$MODELPACK_PASSPHRASE_DEV"
+    env = PulumiRunner(dev, environ=environ).env(found)
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == "dev-secret"
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in env  # the other workspace's file is not used
+    prod = resolve_workspace("prod", root=tmp_path, environ=environ)
+    assert (
+        resolve_passphrase(prod, environ, create=False).source == "$PULUMI_CONFIG_PASSPHRASE_FILE"
+    )
 
 
 def test_runner_env_pins_the_workspace_backend(tmp_path: Path) -> None:
