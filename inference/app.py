@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from inference import __version__, logs
 from inference.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -32,12 +32,14 @@ from inference.metrics import Metrics
 from inference.run_threads import RunThreads
 from inference.scoring import (
     HTML_TYPE,
+    MAX_JSON_DEPTH,
     ClientError,
     Reply,
     RunFailed,
     Scorer,
     ScoreRequest,
     json_reply,
+    json_too_deep,
 )
 from inference.settings import Settings
 from inference.shared import SharedState
@@ -264,6 +266,16 @@ class InferenceApp:
             body = await _read_body(receive, limit)
             if body is None:
                 return _too_large(limit, request_id)
+            if _nested_too_deep(body, scope["query_string"]):
+                return json_reply(
+                    400,
+                    {
+                        "message": f"The JSON input is nested more than {MAX_JSON_DEPTH} "
+                        "arrays or objects deep",
+                        "request_id": request_id,
+                    },
+                    run_failed=False,
+                )
             request = ScoreRequest(
                 method,
                 scope["path"],
@@ -361,6 +373,16 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _nested_too_deep(body: bytes, query_string: bytes) -> bool:
+    """Would the body, or a query value (GET scoring parses them as JSON), overflow a JSON
+    parser? Checked before any scoring code sees the input."""
+    if json_too_deep(body):
+        return True
+    if not query_string:
+        return False
+    return any(json_too_deep(value) for _, value in parse_qsl(query_string))
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 JSON_TYPE = b"application/json"
 HTML_TYPE = b"text/html; charset=utf-8"  # what Flask (hence azmlinfsrv) sends for str bodies
+# Arrays and objects a scoring body may nest. JSON parsers recurse once per level: Python's json
+# raises RecursionError near 1000 levels (counting the caller's own frames), others crash.
+MAX_JSON_DEPTH = 512
+
+_JSON_DOCUMENT_START = re.compile(rb"[ \t\r\n]*[\[{]")
+_JSON_NESTING_TOKENS = re.compile(rb'[\[\]{}"\\]')
+_OPENING = frozenset(b"[{")
+_CLOSING = frozenset(b"]}")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
 
 
 @dataclass(slots=True)
@@ -67,3 +77,37 @@ def json_reply(status: int, value: Any, run_failed: bool | None = None) -> Reply
     if run_failed is not None:
         headers.append((b"x-ms-run-function-failed", b"True" if run_failed else b"False"))
     return Reply(status, json.dumps(value).encode(), headers)
+
+
+def json_too_deep(document: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Does ``document``, read as JSON, nest arrays and objects more than ``limit`` deep?
+
+    Brackets inside strings do not count. Bodies that are not JSON arrays or objects, or hold
+    fewer opening brackets than ``limit``, are answered without a scan; the scan is linear and
+    stops at the first level past ``limit``."""
+    if document.count(b"[") + document.count(b"{") <= limit:
+        return False
+    if not _JSON_DOCUMENT_START.match(document):
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for token in _JSON_NESTING_TOKENS.finditer(document):
+        at = token.start()
+        char = document[at]
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == _BACKSLASH:
+                escaped_at = at + 1
+            elif char == _QUOTE:
+                in_string = False
+        elif char == _QUOTE:
+            in_string = True
+        elif char in _OPENING:
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in _CLOSING:
+            depth -= 1
+    return False
