@@ -45,6 +45,11 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
         env["MAX_QUEUE_WAIT_MS"] = str(settings.max_queue_wait_ms)
     if settings.request_timeout_ms:
         env["REQUEST_TIMEOUT_MS"] = str(settings.request_timeout_ms)
+    # The liveness probe, kept inside the replica: a worker whose event loop has not answered
+    # for as long as the probe tolerates is replaced (a WORKER_TIMEOUT the user set wins).
+    liveness = asset.liveness_probe
+    if "WORKER_TIMEOUT" not in asset.environment_variables:
+        env["WORKER_TIMEOUT"] = str(liveness.period * liveness.failure_threshold + liveness.timeout)
     return env
 
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
-from inference import __version__, logs
-from inference.metrics import CONTENT_TYPE as METRICS_TYPE
-from inference.metrics import Metrics
-from inference.run_threads import RunThreads
-from inference.scoring import (
+from . import __version__, logs
+from .metrics import CONTENT_TYPE as METRICS_TYPE
+from .metrics import Metrics
+from .run_threads import RunThreads
+from .scoring import (
     HTML_TYPE,
     MAX_JSON_DEPTH,
     ClientError,
@@ -41,9 +41,9 @@ from inference.scoring import (
     json_reply,
     json_too_deep,
 )
-from inference.settings import Settings
-from inference.shared import SharedState
-from inference.swagger import SwaggerDocs
+from .settings import Settings
+from .shared import SharedState
+from .swagger import SwaggerDocs
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -64,6 +64,7 @@ INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more
 SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS"})
 GET_ROUTES = frozenset({"/", "/readyz", "/swagger.json", "/metrics"})
 PROBE_ROUTES = frozenset({"/", "/readyz", "/metrics"})
+HEARTBEAT_INTERVAL_S = 1.0
 
 
 def new_request_id() -> str:
@@ -145,6 +146,7 @@ class InferenceApp:
         self.init_error: BaseException | None = None
         self.on_init_failure: Callable[[], None] = lambda: None
         self.swagger = SwaggerDocs({})
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -157,13 +159,23 @@ class InferenceApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._heartbeat = asyncio.create_task(self._beat())
                 # init() runs on a run thread (as run() will) while liveness answers.
                 self.run_threads.submit(self._initialise, None).add_done_callback(self._initialised)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._heartbeat is not None:
+                    self._heartbeat.cancel()
                 self.run_threads.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _beat(self) -> None:
+        """Tell the supervisor this worker's event loop is alive: the loop that answers the
+        liveness route. A worker whose beats stop is killed and replaced."""
+        while True:
+            self.shared.heartbeat[self.worker] = time.monotonic()
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
     def _initialise(self, _: None) -> SwaggerDocs:
         self.scorer.init()

@@ -42,6 +42,10 @@ Serving (an Azure ML deployment's ``request_settings`` map onto these):
 ``KEEP_ALIVE_TIMEOUT_S``
     Idle time before a kept-alive connection is closed; default 65 (longer than the idle
     timeout of the usual load balancers in front, so they close first).
+``WORKER_TIMEOUT``
+    Seconds a worker may go without answering its liveness check (its event loop stalled)
+    before the server kills and replaces it; default 300, as ``azmlinfsrv``. Counted from the
+    worker's first heartbeat, so a slow start is left to the readiness probe; 0: never.
 ``GRACEFUL_SHUTDOWN_TIMEOUT_S``
     On SIGTERM the server stops accepting connections and waits this long for the requests
     in flight; default 30.
@@ -91,6 +95,7 @@ class Settings:
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
     keep_alive_timeout_s: float = 65.0
     graceful_shutdown_timeout_s: float = 30.0
+    worker_timeout_s: float = 300.0
     log_level: str = "INFO"
     service_name: str = "ML service"
     service_version: str = "1.0"
@@ -126,6 +131,7 @@ class Settings:
             ),
             keep_alive_timeout_s=_float(env, "KEEP_ALIVE_TIMEOUT_S", 65.0),
             graceful_shutdown_timeout_s=_float(env, "GRACEFUL_SHUTDOWN_TIMEOUT_S", 30.0),
+            worker_timeout_s=_float(env, "WORKER_TIMEOUT", 300.0),
             log_level=(env.get("AZUREML_LOG_LEVEL") or "INFO").upper(),
             service_name=env.get("SERVICE_NAME") or "ML service",
             service_version=env.get("SERVICE_VERSION") or "1.0",

@@ -16,6 +16,8 @@ class SharedState:
         self.workers = workers
         self.ready: Any = context.RawArray("b", workers)  # 1 once the worker's init() is done
         self.in_flight: Any = context.RawArray("i", workers)  # scoring requests per worker
+        # time.monotonic() of each worker's last heartbeat from its event loop; 0 until the first
+        self.heartbeat: Any = context.RawArray("d", workers)
         self.limit = max_concurrent_requests
         self._slots: Any = (
             context.BoundedSemaphore(max_concurrent_requests) if max_concurrent_requests else None
@@ -43,6 +45,7 @@ class SharedState:
     def forget_worker(self, worker: int) -> None:
         """Free what a worker that died held, so its replacement starts clean."""
         self.ready[worker] = 0
+        self.heartbeat[worker] = 0.0
         held = self.in_flight[worker]
         self.in_flight[worker] = 0
         if self._slots is not None:

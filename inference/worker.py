@@ -10,14 +10,14 @@ import sys
 
 import uvicorn
 
-from inference import logs
-from inference.app import InferenceApp
-from inference.entry_script import EntryScript, ScriptError
-from inference.mlflow_scoring import MlflowModel, find_mlflow_model
-from inference.scoring import Scorer
-from inference.settings import Settings
-from inference.shared import SharedState
-from inference.transport import HttpProtocol
+from . import logs
+from .app import InferenceApp
+from .entry_script import EntryScript, ScriptError
+from .mlflow_scoring import MlflowModel, find_mlflow_model
+from .scoring import Scorer
+from .settings import Settings
+from .shared import SharedState
+from .transport import HttpProtocol
 
 logger = logging.getLogger("inference.worker")
 
@@ -107,7 +107,11 @@ def serve(settings: Settings, sock: socket.socket, shared: SharedState, worker: 
     return BOOT_FAILED if app.init_error is not None else 0
 
 
-def main(settings: Settings, shared: SharedState, worker: int) -> None:
-    """Entry point of a spawned worker process."""
-    sock = bind(settings.host, settings.port, reuse_port=True)
+def main(
+    settings: Settings, shared: SharedState, worker: int, sock: socket.socket | None = None
+) -> None:
+    """Entry point of a spawned worker process: serves on `sock` (the supervisor's listening
+    socket) or else on a socket of its own bound to the port."""
+    if sock is None:
+        sock = bind(settings.host, settings.port, reuse_port=True)
     sys.exit(serve(settings, sock, shared, worker))
