@@ -3,7 +3,7 @@
     python -m cli up|preview|destroy|refresh [--workspace dev] [-- <more pulumi flags>]
     python -m cli destroy --remove-stack  # also forget the stack (pulumi stack rm)
     python -m cli invoke --name <endpoint> [--deployment-name <d>] --request-file <f.json>
-    python -m cli get-credentials --name <endpoint>   # a token, for auth_mode: aml_token
+    python -m cli get-credentials --name <endpoint>   # keys, or a token for aml_token
     python -m cli keys show --name <endpoint>
     python -m cli keys regenerate --name <endpoint> --key-type primary|secondary
     python -m cli logs --name <endpoint> --deployment-name <d> [--instance <i>] [--lines <n>]
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -104,10 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--timeout", type=float, default=90.0, help="seconds (default: 90)")
     sub.set_defaults(handler=_invoke)
 
-    sub = verbs.add_parser("get-credentials", help="a short-lived token (aml_token endpoints)")
+    sub = verbs.add_parser(
+        "get-credentials", help="an endpoint's keys, or a short-lived token (aml_token)"
+    )
     _workspace_option(sub)
     _endpoint_option(sub)
-    sub.add_argument("--lifetime", type=int, default=tokens.DEFAULT_LIFETIME_S, help="seconds")
+    sub.add_argument(
+        "--lifetime",
+        type=int,
+        default=tokens.DEFAULT_LIFETIME_S,
+        help=f"token lifetime in seconds (default: {tokens.DEFAULT_LIFETIME_S})",
+    )
     sub.set_defaults(handler=_get_credentials)
 
     keys = verbs.add_parser("keys", help="an endpoint's keys").add_subparsers(
@@ -202,16 +208,17 @@ def _invoke(args: argparse.Namespace, runner: PulumiRunner) -> int:
 
 
 def _get_credentials(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    """As `az ml online-endpoint get-credentials`: the keys of a key endpoint, a token (with
+    its expiry and refresh times, unix seconds) for an aml_token endpoint."""
     endpoint = load_outputs(runner, show_secrets=True).endpoint(args.name)
-    if endpoint.auth_mode != "aml_token":
-        raise CliError(
-            f"endpoint '{args.name}' uses auth_mode {endpoint.auth_mode}, not aml_token",
-            f"`python -m cli keys show --workspace {runner.ws} --name {args.name}` prints its keys",
-        )
     endpoint_key(endpoint, runner.ws)  # says what to do when the stack has no keys yet
-    token = tokens.mint(endpoint.name, endpoint.keys.primary, args.lifetime)
-    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(token.expiry))
-    print(json.dumps({"accessToken": token.access_token, "expiryTimeUtc": expiry}, indent=2))
+    assert endpoint.keys is not None
+    if endpoint.auth_mode == "aml_token":
+        tokens.check_lifetime(args.lifetime, tokens.max_lifetime(runner.config()))
+        credentials = tokens.mint(endpoint.name, endpoint.keys.primary, args.lifetime).credentials()
+    else:
+        credentials = {"primaryKey": endpoint.keys.primary, "secondaryKey": endpoint.keys.secondary}
+    print(json.dumps(credentials, indent=2))
     return 0
 
 

@@ -24,9 +24,16 @@ def show(runner: PulumiRunner, endpoint: str) -> EndpointKeys:
     target = load_outputs(runner, show_secrets=True).endpoint(endpoint)
     if target.auth_mode != "key":
         raise CliError(
-            f"endpoint '{endpoint}' uses auth_mode {target.auth_mode}: it has no keys",
-            "only auth_mode: key endpoints have keys",
+            f"endpoint '{endpoint}' uses auth_mode {target.auth_mode}: its keys sign tokens and "
+            "are not credentials",
+            f"`python -m cli get-credentials --workspace {runner.ws} --name {endpoint}` "
+            "prints a token",
         )
+    return _keys_of(runner, endpoint)
+
+
+def _keys_of(runner: PulumiRunner, endpoint: str) -> EndpointKeys:
+    target = load_outputs(runner, show_secrets=True).endpoint(endpoint)
     if target.keys is None:
         raise CliError(
             f"the stack outputs of workspace '{runner.ws}' carry no keys for '{endpoint}'",
@@ -86,8 +93,9 @@ def bump_generation(runner: PulumiRunner, endpoint: str, key_type: str) -> int:
 
 
 def regenerate(runner: PulumiRunner, endpoint: str, key_type: str, apply: bool = True) -> int:
-    """Regenerate one key of `endpoint`: bump its generation, then `up` (unless not `apply`)."""
-    show(runner, endpoint)  # the endpoint exists and has keys
+    """Regenerate one key of `endpoint`: bump its generation, then `up` (unless not `apply`).
+    An aml_token endpoint's keys sign its tokens: tokens signed with the other key stay valid."""
+    _keys_of(runner, endpoint)  # the endpoint exists and has keys
     generation = bump_generation(runner, endpoint, key_type)
     print(
         f"{key_type} key of '{endpoint}': generation {generation} in "

@@ -1,8 +1,9 @@
 """Endpoint: an online endpoint's network, router and keys.
 
 The endpoint owns what deployments join (the network) and what clients call (the router on a
-loopback port). It does not know its deployments: the Traffic resource, which depends on both,
-writes the router's configuration once their replicas are ready.
+loopback port, kept for the endpoint's life by a RouterPort). It does not know its
+deployments: the Traffic resource, which depends on both, writes the router's configuration
+once their replicas are ready.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pulumi
 
-from router import RouterConfig, render_nginx_conf
+from router import render_closed_conf
 from router.config import HEALTH_PATH, ROUTER_PORT
 from spec import EndpointAsset, hash_tree
 
 from .docker_resources import Container, ContainerArgs, Image, ImageArgs, Network
 from .keys import EndpointKeys
+from .router_port import RouterPort
 
 ROUTER_IMAGE_SOURCE = Path(__file__).resolve().parent.parent / "router" / "image"
 
@@ -27,8 +29,10 @@ class EndpointArgs:
     asset: EndpointAsset
     stack: str
     state_dir: Path
-    host_port: int
-    """Loopback port clients call; 0 lets Docker pick one."""
+    router_port: int
+    """modelpack:routerPort: the stack's first router port (0: any free port)."""
+    preferred_port: int = 0
+    """The port to take when the endpoint is created, if no other endpoint has it."""
     base_image: str = "python:3.11-slim"
     labels: dict[str, str] | None = None
     key_generations: tuple[int, int] = (0, 0)
@@ -78,14 +82,23 @@ class Endpoint(pulumi.ComponentResource):
         )
         self.config_dir = args.state_dir / "routers" / asset.name
         # Until the first traffic table is written every request gets 503.
-        bootstrap = render_nginx_conf(RouterConfig(endpoint=asset.name, upstreams=[], traffic={}))
+        bootstrap = render_closed_conf(asset.name)
+        host_port = RouterPort(
+            f"{resource_name}-router-port",
+            endpoint=asset.name,
+            stack=args.stack,
+            state_dir=args.state_dir,
+            base=args.router_port,
+            preferred=args.preferred_port,
+            opts=child,
+        ).port
         router = Container(
             f"{resource_name}-router",
             ContainerArgs(
                 name=f"mp-{args.stack}-{asset.name}-router",
                 image=router_image.image_id,
                 labels={**labels, "modelpack.role": "router"},
-                ports=[{"container": ROUTER_PORT, "host": args.host_port or None}],
+                ports=[{"container": ROUTER_PORT, "host": host_port}],
                 network=network.name,
                 mounts=[
                     {
@@ -100,10 +113,13 @@ class Endpoint(pulumi.ComponentResource):
                 ready_timeout_s=60,
                 stop_grace_s=5,
             ),
-            child,
+            # Two containers cannot publish one host port, so the old router goes first: a
+            # replacement costs a brief gap (README, Reliability). As a resource option this
+            # also covers `pulumi up --replace`, which never asks the provider's diff.
+            pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.router_id = router.container_id
-        port = router.host_ports.apply(lambda ports: ports[str(ROUTER_PORT)])
+        port = host_port.apply(int)
         self.scoring_uri = port.apply(lambda p: f"http://127.0.0.1:{p}/score")
         self.swagger_uri = port.apply(lambda p: f"http://127.0.0.1:{p}/swagger.json")
         self.register_outputs(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pulumi
 
+from router.config import DEFAULT_MAX_TOKEN_LIFETIME_S
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,11 +20,14 @@ class StackSettings:
     state_dir: Path
     """`.state/<stack>`: this workspace's own files (model store, build contexts)."""
     router_port: int
-    """The loopback port of the first endpoint's router (next ones count up; 0: any port)."""
+    """The loopback port of the first endpoint's router; later endpoints get the lowest free
+    port above it, kept for the endpoint's life (components/router_port.py). 0: any port."""
     key_generation_table: dict[str, dict[str, int]]
     """endpoint -> {"primary": n, "secondary": m}: raising a number regenerates that key."""
     max_body_bytes: int
     """Request bodies above this are refused by the router with 413."""
+    max_token_lifetime_s: int = DEFAULT_MAX_TOKEN_LIFETIME_S
+    """aml_token endpoints refuse a token expiring further than this in the future."""
     registry_port: int = 0
     """The loopback port of this workspace's image registry (0: any free port, picked when the
     registry is first started). A workspace that receives promotions needs a fixed one."""
@@ -58,6 +63,12 @@ class StackSettings:
     @classmethod
     def from_config(cls) -> StackSettings:
         config = pulumi.Config("modelpack")
+        max_token_lifetime_s = config.get_int("maxTokenLifetimeSeconds")
+        if max_token_lifetime_s is not None and max_token_lifetime_s <= 0:
+            raise pulumi.RunError(
+                f"stack config of {pulumi.get_stack()}: modelpack:maxTokenLifetimeSeconds: "
+                f"must be a positive number of seconds (got {max_token_lifetime_s})"
+            )
         stack = pulumi.get_stack()
         workspace = Path(config.get("workspace") or "workspaces/example")
         state_dir = Path(config.get("stateDir") or PROJECT_ROOT / ".state" / stack)
@@ -68,6 +79,7 @@ class StackSettings:
             router_port=config.get_int("routerPort") or 0,
             key_generation_table=config.get_object("keyGenerations") or {},
             max_body_bytes=config.get_int("maxRequestBodyBytes") or 100 * 1024 * 1024,
+            max_token_lifetime_s=max_token_lifetime_s or DEFAULT_MAX_TOKEN_LIFETIME_S,
             registry_port=config.get_int("registryPort") or 0,
             promoted={
                 str(name): str(reference)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,12 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from router import RouterConfig, Upstream, render_nginx_conf
-from router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
+from router.config import (
+    DEFAULT_MAX_TOKEN_LIFETIME_S,
+    HEALTH_PATH,
+    ROUTER_PORT,
+    ROUTER_USER_ID,
+)
 from spec import EndpointAsset, hash_data
 
 from .deployment import Deployment
@@ -100,6 +105,7 @@ class TrafficArgs:
     endpoint: Endpoint
     deployments: list[Deployment]
     max_body_bytes: int = 100 * 1024 * 1024
+    max_token_lifetime_s: int = DEFAULT_MAX_TOKEN_LIFETIME_S
 
 
 class Traffic(pulumi.ComponentResource):
@@ -126,17 +132,12 @@ class Traffic(pulumi.ComponentResource):
                 keys=[key for key in key_values if key],
                 auth_mode=asset.auth_mode,
                 max_body_bytes=args.max_body_bytes,
+                max_token_lifetime_s=args.max_token_lifetime_s,
             )
-            version = hash_data(
-                {
-                    "servers": servers,
-                    "traffic": self.traffic,
-                    "mirror": self.mirror_traffic,
-                    "keys": config.keys,
-                    "max_body": args.max_body_bytes,
-                }
-            )[:16]
-            config = RouterConfig(**{**vars(config), "version": version})
+            # The version is the hash of the configuration itself, so that no setting can
+            # change what the router does without a reload (auth_mode once could).
+            version = hash_data(render_nginx_conf(config))[:16]
+            config = replace(config, version=version)
             return {"conf": render_nginx_conf(config), "version": version}
 
         rendered = pulumi.Output.all(*[d.servers for d in args.deployments], *keys).apply(render)

@@ -113,7 +113,10 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                 asset=endpoint_asset,
                 stack=settings.stack,
                 state_dir=settings.state_dir,
-                host_port=settings.router_port + index if settings.router_port else 0,
+                router_port=settings.router_port,
+                # Only taken when the endpoint is created and no other endpoint has it: the
+                # endpoints of a first `up` count up from routerPort in name order.
+                preferred_port=settings.router_port + index if settings.router_port else 0,
                 labels=settings.labels,
                 key_generations=settings.key_generations(endpoint_asset.name),
             ),
@@ -141,6 +144,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                 endpoint=endpoint,
                 deployments=list(deployments.values()),
                 max_body_bytes=settings.max_body_bytes,
+                max_token_lifetime_s=settings.max_token_lifetime_s,
             ),
         )
     return graph

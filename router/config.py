@@ -11,12 +11,27 @@ What the router does, as Azure ML online endpoints do:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 ROUTER_PORT = 8080
 ROUTER_USER_ID = 65534
 """The router image runs nginx as this user (see image/Dockerfile)."""
 HEALTH_PATH = "/-/router-health"
+AUTH_MODES = ("key", "aml_token")
+DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 3600
+
+# Everything rendered into nginx.conf from outside this module must match one of these in
+# full: nginx has no escaping that survives every context (quoted strings, locations, maps).
+_ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_SERVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,253}:[0-9]{1,5}")
+_VERSION = re.compile(r"[A-Za-z0-9_.-]{0,64}")
+
+
+class RouterConfigError(ValueError):
+    """The configuration cannot be rendered safely; nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -33,14 +48,77 @@ class RouterConfig:
     traffic: dict[str, int]
     mirror_traffic: dict[str, int] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)
-    """The endpoint's keys (primary, secondary)."""
+    """The endpoint's keys (primary, secondary); at least one, or rendering fails."""
     auth_mode: str = "key"
     """`key`: the keys themselves are accepted bearer tokens; `aml_token`: short-lived tokens
-    signed with a key (see router/image/token.js) are; no keys: no check at all."""
+    signed with a key (see router/image/token.js) are."""
+    max_token_lifetime_s: int = DEFAULT_MAX_TOKEN_LIFETIME_S
+    """aml_token: a token expiring further than this in the future is refused."""
     max_body_bytes: int = 100 * 1024 * 1024
     request_timeout_s: float = 90.0
     version: str = ""
     """Answered on the health path, so a reload can be seen to have taken effect."""
+
+
+def _require(pattern: re.Pattern[str], value: object, what: str) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise RouterConfigError(f"router of endpoint {value!r}: {what} is not allowed here")
+
+
+def check_config(config: RouterConfig) -> None:
+    """Refuse what would render an open router or let a value escape its place in nginx.conf."""
+    _require(_ENDPOINT_NAME, config.endpoint, "endpoint name")
+    where = f"router of endpoint {config.endpoint!r}"
+    if config.auth_mode not in AUTH_MODES:
+        raise RouterConfigError(f"{where}: auth_mode must be one of {', '.join(AUTH_MODES)}")
+    if not config.keys:
+        raise RouterConfigError(
+            f"{where}: auth_mode {config.auth_mode} needs the endpoint's keys and there are none;"
+            " refusing to render a router that lets every request through"
+        )
+    for key in config.keys:
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise RouterConfigError(f"{where}: a key holds characters other than base64url")
+    names = [upstream.deployment for upstream in config.upstreams]
+    names += [*config.traffic, *config.mirror_traffic]
+    for name in names:
+        if not isinstance(name, str) or not _DEPLOYMENT_NAME.fullmatch(name):
+            raise RouterConfigError(f"{where}: deployment name {name!r} is not allowed")
+    for upstream in config.upstreams:
+        for server in upstream.servers:
+            if not isinstance(server, str) or not _SERVER.fullmatch(server):
+                raise RouterConfigError(f"{where}: replica address {server!r} is not allowed")
+    if not isinstance(config.version, str) or not _VERSION.fullmatch(config.version):
+        raise RouterConfigError(f"{where}: version {config.version!r} is not allowed")
+    if int(config.max_token_lifetime_s) <= 0:
+        raise RouterConfigError(f"{where}: the maximum token lifetime must be positive")
+
+
+def render_closed_conf(endpoint: str) -> str:
+    """The configuration a router starts from before its first traffic table: the health
+    route, and 503 for every other request (there is nothing to authorize against yet)."""
+    _require(_ENDPOINT_NAME, endpoint, "endpoint name")
+    lines = [
+        "worker_processes 1;",
+        "pid /tmp/nginx.pid;",
+        "error_log /dev/stderr warn;",
+        "events { worker_connections 1024; }",
+        "http {",
+        "    access_log off;",
+        "    client_body_temp_path /tmp/client_body;",
+        "    proxy_temp_path /tmp/proxy;",
+        "    fastcgi_temp_path /tmp/fastcgi;",
+        "    uwsgi_temp_path /tmp/uwsgi;",
+        "    scgi_temp_path /tmp/scgi;",
+        "    server_tokens off;",
+        "    server {",
+        f"        listen {ROUTER_PORT} reuseport backlog=4096;",
+        f"        location = {HEALTH_PATH} {{ return 200 'ok'; }}",
+        '        location / { return 503 \'{"error": "no deployment takes traffic"}\'; }',
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _upstream_name(deployment: str) -> str:
@@ -58,10 +136,13 @@ def _split_clients(variable: str, weights: dict[str, int], rest: str, salt: str 
 
 
 def render_nginx_conf(config: RouterConfig) -> str:
+    """nginx.conf for `config`; raises RouterConfigError rather than render an unsafe one."""
+    check_config(config)
     deployments = {upstream.deployment for upstream in config.upstreams if upstream.servers}
-    tokens = config.auth_mode == "aml_token" and bool(config.keys)
+    tokens = config.auth_mode == "aml_token"
     lines = [
-        "load_module /usr/lib/nginx/modules/ngx_http_js_module.so;" if tokens else "",
+        # Always loaded: switching auth_mode is then a reload like any other.
+        "load_module /usr/lib/nginx/modules/ngx_http_js_module.so;",
         "worker_processes auto;",
         "pid /tmp/nginx.pid;",
         "error_log /dev/stderr warn;",
@@ -108,14 +189,16 @@ def render_nginx_conf(config: RouterConfig) -> str:
     ]
     if tokens:
         primary, secondary = (config.keys + config.keys)[:2]
+        lifetime = int(config.max_token_lifetime_s)
         lines += [
             "    js_import token from /usr/share/modelpack-router/token.js;",
             "    js_set $authorized token.authorized;",
             f'    map $host $endpoint_name {{ default "{config.endpoint}"; }}',
             f'    map $host $token_key_primary {{ default "{primary}"; }}',
             f'    map $host $token_key_secondary {{ default "{secondary}"; }}',
+            f'    map $host $token_max_lifetime {{ default "{lifetime}"; }}',
         ]
-    elif config.keys:
+    else:
         lines.append("    map $http_authorization $authorized {")
         lines += [f'        "Bearer {key}" 1;' for key in config.keys]
         lines += ["        default 0;", "    }"]
@@ -133,11 +216,10 @@ def render_nginx_conf(config: RouterConfig) -> str:
         f"        location = {HEALTH_PATH} {{ return 200 '{config.version or 'ok'}'; }}",
         "        location / {",
     ]
-    if config.keys:
-        lines.append(
-            '            if ($authorized = "0") { add_header WWW-Authenticate Bearer always;'
-            ' return 401 \'{"error": "missing or invalid key"}\'; }'
-        )
+    lines.append(
+        '            if ($authorized = "0") { add_header WWW-Authenticate Bearer always;'
+        ' return 401 \'{"error": "missing or invalid key"}\'; }'
+    )
     lines += [
         '            if ($target = "unknown") { return 404 \'{"error": "no such deployment"}\'; }',
         '            if ($target_upstream = "") {'
