@@ -9,6 +9,7 @@ program runs, so `pulumi preview` already shows which version an `up` will regis
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,16 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from spec import ModelAsset, next_version
 
 HASH_FILE = ".modelpack-hash"
+OWNERS_DIR = ".modelpack-owners"
+"""One file per resource that registered the version folder (see ModelVersionProvider)."""
 
 
 def registered_versions(store: Path, name: str) -> dict[str, str]:
     """version -> content hash of every version of `name` in the store."""
     versions = {}
     for marker in sorted((store / name).glob(f"*/{HASH_FILE}")):
-        versions[marker.parent.name] = marker.read_text().strip()
+        if not marker.parent.name.startswith("."):  # a registration being copied in
+            versions[marker.parent.name] = marker.read_text().strip()
     return versions
 
 
@@ -43,19 +47,51 @@ def version_for(asset: ModelAsset, store: Path) -> str:
     return next_version({"version": latest, "hash": versions[latest]}, asset.content_hash)
 
 
+class ModelVersionError(Exception):
+    pass
+
+
+def _claims(version_dir: Path) -> Path:
+    return version_dir / OWNERS_DIR
+
+
+def _register(source: Path, version_dir: Path, content_hash: str) -> None:
+    """Copy `source` into `version_dir`, or keep the folder when it already holds this content
+    (a replica may mount it). Content is copied beside the folder and renamed into place."""
+    marker = version_dir / HASH_FILE
+    if marker.is_file() and marker.read_text().strip() == content_hash:
+        return
+    others = sorted(p.name for p in _claims(version_dir).glob("*"))
+    if version_dir.exists() and others:
+        raise ModelVersionError(
+            f"{version_dir} already holds other content, registered by {', '.join(others)}: "
+            "a registered version never changes; give the model a new version"
+        )
+    staging = version_dir.with_name(f".{version_dir.name}.{secrets.token_hex(4)}")
+    staging.mkdir(parents=True)
+    if source.is_dir():
+        shutil.copytree(source, staging / source.name, symlinks=True)
+    else:
+        shutil.copy2(source, staging / source.name, follow_symlinks=False)
+    (staging / HASH_FILE).write_text(content_hash)
+    if version_dir.exists():
+        shutil.rmtree(version_dir)
+    staging.rename(version_dir)
+
+
 class ModelVersionProvider(ResourceProvider):
+    """One registration of a model version. Several resources may register the same version
+    folder (a rename, such as pinning `version:`, creates the new resource before it deletes
+    the old one): each records its claim in the folder, and the folder is removed only with
+    the last claim."""
+
     def create(self, props: dict[str, Any]) -> CreateResult:
-        source = Path(props["source"])
         version_dir = Path(props["path"])
-        if version_dir.exists():
-            shutil.rmtree(version_dir)
-        version_dir.mkdir(parents=True)
-        if source.is_dir():
-            shutil.copytree(source, version_dir / source.name)
-        else:
-            shutil.copy2(source, version_dir / source.name)
-        (version_dir / HASH_FILE).write_text(props["content_hash"])
-        return CreateResult(f"{props['name']}:{props['version']}", props)
+        _register(Path(props["source"]), version_dir, props["content_hash"])
+        owner = secrets.token_hex(8)
+        _claims(version_dir).mkdir(exist_ok=True)
+        (_claims(version_dir) / owner).write_text(f"{props['name']}:{props['version']}\n")
+        return CreateResult(f"{props['name']}:{props['version']}:{owner}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         keys = ["name", "version", "content_hash", "path"]
@@ -68,8 +104,15 @@ class ModelVersionProvider(ResourceProvider):
             return ReadResult(None, {})
         return ReadResult(id_, {**props, "content_hash": marker.read_text().strip()})
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        shutil.rmtree(props["path"], ignore_errors=True)
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        version_dir = Path(props["path"])
+        owner = id_.rsplit(":", 2)[-1] if id_.count(":") >= 2 else None
+        if owner is not None:
+            (_claims(version_dir) / owner).unlink(missing_ok=True)
+        # Registrations made before claims were recorded hold none: the folder then goes once
+        # no claim of a newer registration is left in it.
+        if not any(_claims(version_dir).glob("*")):
+            shutil.rmtree(version_dir, ignore_errors=True)
 
 
 class ModelVersion(Resource, module="registry", name="ModelVersion"):

@@ -6,13 +6,16 @@ base image with the model mounted (nothing to install, nothing copied)."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
-from tests.support.project import modelpack_stack
+from tests.support.deployed import deployed_workspace
+from tests.support.project import copy_example_workspace, modelpack_stack
 
 pytestmark = pytest.mark.real
 
@@ -74,3 +77,47 @@ def test_versions_follow_content(tmp_path: Path) -> None:
     prefix = f"modelpack/{stack.name}/"
     tags = [tag for image in docker.from_env().images.list() for tag in image.tags]
     assert [tag for tag in tags if tag.startswith(prefix)] == []
+
+
+def test_pinning_the_served_model_version_keeps_its_folder(tmp_path: Path) -> None:
+    """Pinning `version: 1` renames the model's resource; the old registration's delete must
+    leave the folder that the new registration (and blue's readonly_mount replica) use."""
+    workspace = copy_example_workspace(tmp_path / "workspace")
+    with deployed_workspace(tmp_path, "pin", workspace) as deployed:
+        version_dir = deployed.state_dir / "models" / "sklearn-regression" / "1"
+        model_file = version_dir / "model" / "sklearn_regression_model.pkl"
+        assert model_file.is_file()
+
+        model_yml = workspace / "model.yml"
+        model_yml.write_text(model_yml.read_text() + "version: 1\n")
+        deployed.up()
+        assert deployed.outputs()["models"] == {"sklearn-regression:1": "1"}
+        assert model_file.is_file()
+
+        replicas = docker.from_env().containers.list(
+            filters={"label": [f"modelpack.stack={deployed.name}", "modelpack.role=replica"]}
+        )
+        assert {r.labels["modelpack.deployment"] for r in replicas} == {"blue", "green"}
+        for replica in replicas:
+            replica.restart(timeout=5)
+        endpoint = deployed.endpoint()
+        body = (workspace / "sample-request.json").read_bytes()
+        for name in ("blue", "green"):
+            headers = {
+                "authorization": f"Bearer {endpoint.keys.primary}",
+                "content-type": "application/json",
+                "azureml-model-deployment": name,
+            }
+            assert answers_within(endpoint.scoring_uri, body, headers, 60), name
+
+
+def answers_within(url: str, body: bytes, headers: dict[str, str], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, content=body, headers=headers, timeout=5).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
