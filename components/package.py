@@ -121,7 +121,11 @@ class ModelPackage(pulumi.ComponentResource):
                 args.build_dir,
                 environment_hash=environment_hash,
             )
-            return {"context": str(context.folder), "labels": context.labels}
+            return {
+                "context": str(context.folder),
+                "labels": context.labels,
+                "build_args": context.build_args,
+            }
 
         base = args.environment.image if args.environment is not None else args.base_image
         rendered = pulumi.Output.from_input(base).apply(render)
@@ -141,6 +145,7 @@ class ModelPackage(pulumi.ComponentResource):
             ImageArgs(
                 tag=self.tag,
                 context=rendered["context"],
+                build_args=rendered["build_args"],
                 labels=rendered["labels"],
                 hashes=self.hashes,
             ),

@@ -1,4 +1,4 @@
-from inference.cli import main
+from .cli import main
 
 # Worker processes are spawned: they import this module again, under another name.
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from inference import __version__, logs, supervisor
-from inference.settings import Settings, SettingsError
+from . import __version__, logs, supervisor
+from .settings import Settings, SettingsError
 
 logger = logging.getLogger("inference.cli")
 

@@ -27,9 +27,9 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
-from inference import compat
-from inference.compat.aml_request import AMLRequest
-from inference.scoring import (
+from . import compat
+from .compat.aml_request import AMLRequest
+from .scoring import (
     HTML_TYPE,
     JSON_TYPE,
     ClientError,

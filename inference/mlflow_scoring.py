@@ -23,7 +23,7 @@ import logging
 import os
 from typing import Any
 
-from inference.scoring import JSON_TYPE, ClientError, Reply, RunFailed, ScoreRequest
+from .scoring import JSON_TYPE, ClientError, Reply, RunFailed, ScoreRequest
 
 logger = logging.getLogger("inference.mlflow")
 

@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from inference.settings import Settings
+from .settings import Settings
 
 VERSION_ALIASES = {"2": "2", "2.0": "2", "3": "3", "3.0": "3", "3.1": "3.1"}
 USER_FILES = {

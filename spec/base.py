@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StringConstraints,
     Tag,
 )
 from pydantic_core import PydanticCustomError
@@ -108,11 +109,44 @@ def reference_or_inline(reference: Any, inline: type[BaseModel]) -> Any:
     ]
 
 
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
 def container_path(value: str) -> str:
-    """An absolute path inside a container (``/var/azureml-app/model``)."""
-    if not value.startswith("/"):
-        raise ValueError(f"must be an absolute path inside the container (got {value!r})")
+    """An absolute POSIX path inside a container (``/var/azureml-app/model``) of letters,
+    digits, '_', '.' and '-' only: it becomes a Dockerfile destination and a mount target."""
+    segments = value.split("/")[1:]
+    if not value.startswith("/") or not all(_PATH_SEGMENT.match(s) for s in segments):
+        raise ValueError(
+            "must be an absolute path inside the container whose parts are letters, digits, "
+            f"'_', '.' and '-' (no '..', no empty part, no trailing '/') (got {value!r})"
+        )
     return value
 
 
 ContainerPath = Annotated[str, AfterValidator(container_path)]
+
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _variable_value(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("a value cannot hold a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{value!r} is not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+# Values are kept exactly as written (no whitespace stripped): they reach the container byte
+# for byte.
+EnvironmentVariables = dict[
+    Annotated[
+        str,
+        _matching(
+            _VARIABLE_NAME, "must be a letter or '_', then letters, digits or '_' (a variable name)"
+        ),
+    ],
+    Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(_variable_value)],
+]

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import Discriminator, Tag
 
 from .base import INLINE_TAG, REFERENCE_TAG, SpecModel, shape_tag
@@ -153,6 +154,16 @@ class CondaConversionError(ValueError):
         return [dep for _, dep, _ in self.problems]
 
 
+class CondaEntryError(ValueError):
+    """One conda dependency that cannot be used as written: `field` is its place in the
+    file (``dependencies[2]``, ``dependencies[3].pip[0]``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
 @dataclass(frozen=True)
 class PipRequirements:
     """What a conda file asks for, in pip terms.
@@ -212,9 +223,36 @@ def _written_version(rest: str) -> str | None:
     return rest or None
 
 
+def pip_requirement(version: str) -> str:
+    """The pip requirement that installs the pip a conda file asks for: ``pip==23.0.1`` for
+    ``pip=23.0.1``, ``pip>=23`` for ``pip>=23``. `version` must be checked by
+    `check_pip_version` (it is installed by a build step)."""
+    return f"pip{version}" if _OPERATOR.match(version) else f"pip=={version}"
+
+
+def check_pip_version(version: str) -> str:
+    """`version` (``23.0.1``, ``>=23``, ``23.*``) if it is a PEP 440 version or version
+    specifier; raises ValueError otherwise."""
+    try:
+        SpecifierSet(pip_requirement(version).removeprefix("pip"))
+    except InvalidSpecifier:
+        raise ValueError(
+            f"pip={version} is not a version (write it like pip=23.0.1 or pip>=23)"
+        ) from None
+    return version
+
+
+def _check_pip_line(line: str, field: str) -> None:
+    """A ``- pip:`` entry is one line of the requirements file pip is given: a line break
+    inside it would add lines nobody wrote."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in line):
+        raise CondaEntryError(field, f"{line!r} holds a line break or control character")
+
+
 def conda_to_pip(conda: CondaFile) -> PipRequirements:
     """Translate a conda file into pip requirements; raises `CondaConversionError` listing
-    every dependency that has no pip equivalent."""
+    every dependency that has no pip equivalent, or `CondaEntryError` for a malformed
+    ``pip=`` version or ``- pip:`` entry."""
     python: str | None = None
     pip: str | None = None
     requirements: list[str] = []
@@ -223,6 +261,8 @@ def conda_to_pip(conda: CondaFile) -> PipRequirements:
 
     for index, dependency in enumerate(conda.dependencies):
         if isinstance(dependency, PipSection):
+            for number, line in enumerate(dependency.pip):
+                _check_pip_line(line, f"dependencies[{index}].pip[{number}]")
             pip_sections.extend(dependency.pip)
             continue
         match = _SPEC.match(dependency.strip())
@@ -235,8 +275,11 @@ def conda_to_pip(conda: CondaFile) -> PipRequirements:
             written = _written_version(match["rest"])
             if lowered == "python":
                 python = written
-            else:
-                pip = written
+            elif written is not None:
+                try:
+                    pip = check_pip_version(written)
+                except ValueError as exc:
+                    raise CondaEntryError(f"dependencies[{index}]", str(exc)) from None
             continue
         try:
             version = _pip_version(match["rest"])

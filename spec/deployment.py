@@ -19,6 +19,7 @@ from .base import (
     ContainerPath,
     DeploymentName,
     EndpointName,
+    EnvironmentVariables,
     SpecModel,
     Tags,
     field_error,
@@ -83,7 +84,7 @@ class ManagedOnlineDeployment(AssetModel):
     request_settings: RequestSettings = RequestSettings()
     liveness_probe: ProbeSettings = ProbeSettings()
     readiness_probe: ReadinessProbeSettings = ReadinessProbeSettings()
-    environment_variables: dict[str, str] = {}
+    environment_variables: EnvironmentVariables = {}
     model_mount_path: ContainerPath | None = None
 
     @field_validator("instance_type")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
 from pydantic import model_validator
 
 from .base import AssetModel, AssetName, Tags, Version, field_error
+
+# A Docker image reference ([registry[:port]/]name[:tag][@digest]): it becomes a FROM line.
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 
 
 class Environment(AssetModel):
@@ -36,7 +40,7 @@ class Environment(AssetModel):
             raise field_error(
                 "pip_requirements", "give either conda_file or pip_requirements, not both"
             )
-        if not self.image or any(c.isspace() for c in self.image):
+        if not _IMAGE.match(self.image):
             raise field_error(
                 "image", f"must be an image name such as python:3.11-slim (got {self.image!r})"
             )

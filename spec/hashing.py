@@ -4,7 +4,9 @@ that decide what goes into a package image.
 A tree hash covers every file's path relative to the hashed root (with ``/`` separators)
 and its bytes, in sorted order, so it does not depend on where the folder lives, on
 timestamps or on the file system's listing order. ``__pycache__`` folders and ``*.pyc``
-files are left out.
+files are left out. A symbolic link is hashed as the link it is (its target as written), never
+followed: the folder is copied with its links kept, and a link leading out of it must not pull
+outside content into the hash.
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ def _ignored(path: Path) -> bool:
 
 
 def iter_tree(root: Path | str) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, path) of every file under `root`, sorted, ignoring
-    ``__pycache__`` and ``*.pyc``. Symbolic links are followed."""
+    """(relative posix path, path) of every file and symbolic link under `root`, sorted,
+    ignoring ``__pycache__`` and ``*.pyc``. Links (to files or folders) are not followed."""
     root = Path(root)
     found: list[tuple[str, Path]] = []
-    for directory, dirnames, filenames in os.walk(root, followlinks=True):
+    for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
-        for name in filenames:
+        links = [d for d in dirnames if (Path(directory) / d).is_symlink()]
+        for name in filenames + links:
             path = Path(directory) / name
             if _ignored(path):
                 continue
@@ -58,7 +61,11 @@ def hash_tree(root: Path | str) -> str:
     """sha256 over the files under the folder `root` (paths relative to `root`)."""
     digest = hashlib.sha256(b"tree\0")
     for relative, path in iter_tree(root):
-        digest.update(relative.encode("utf-8") + b"\0" + hash_file(path).encode() + b"\n")
+        if path.is_symlink():
+            content = b"link\0" + os.readlink(path).encode("utf-8", "surrogateescape")
+        else:
+            content = hash_file(path).encode()
+        digest.update(relative.encode("utf-8") + b"\0" + content + b"\n")
     return digest.hexdigest()
 
 
@@ -68,7 +75,9 @@ def hash_path(path: Path | str) -> str:
     changes the package."""
     path = Path(path)
     digest = hashlib.sha256(b"path\0" + path.name.encode("utf-8") + b"\0")
-    if path.is_dir():
+    if path.is_symlink():
+        digest.update(b"link\0" + os.readlink(path).encode("utf-8", "surrogateescape"))
+    elif path.is_dir():
         digest.update(b"dir\0" + hash_tree(path).encode())
     else:
         digest.update(b"file\0" + hash_file(path).encode())

@@ -19,7 +19,16 @@ from pydantic import (
     model_validator,
 )
 
-from .base import AssetModel, AssetName, ContainerPath, SpecModel, Tags, Version, field_error
+from .base import (
+    AssetModel,
+    AssetName,
+    ContainerPath,
+    EnvironmentVariables,
+    SpecModel,
+    Tags,
+    Version,
+    field_error,
+)
 from .references import ReferenceStr
 
 ServerType = Literal["azureml_online", "custom"]
@@ -127,7 +136,7 @@ class ModelPackage(AssetModel):
     base_environment_source: BaseEnvironmentSource | None = None
     inferencing_server: InferencingServer
     model_configuration: ModelConfiguration = ModelConfiguration()
-    environment_variables: dict[str, str] = {}
+    environment_variables: EnvironmentVariables = {}
     tags: Tags = {}
     model: ReferenceStr | None = None
     """Extension: the model to package. If absent, the workspace's only model."""

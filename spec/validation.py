@@ -15,7 +15,9 @@ from pydantic_core import ErrorDetails
 from .base import FIELD_ERROR, INLINE_TAG, REFERENCE_TAG
 from .errors import SpecError
 
-_TAGS = {INLINE_TAG, REFERENCE_TAG}
+# Union tags, and the marker pydantic puts after a mapping key that failed (the key itself
+# names the field well enough).
+_TAGS = {INLINE_TAG, REFERENCE_TAG, "[key]"}
 
 
 def format_field(loc: typing.Sequence[str | int]) -> str:

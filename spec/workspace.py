@@ -14,13 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conda import CondaConversionError, CondaFile, PipRequirements, conda_to_pip
+from .conda import (
+    CondaConversionError,
+    CondaEntryError,
+    CondaFile,
+    PipRequirements,
+    conda_to_pip,
+)
 from .deployment import ManagedOnlineDeployment
 from .endpoint import OnlineEndpoint
 from .environment import Environment, InlineEnvironment
 from .errors import SpecError, WorkspaceError
 from .instance_types import lookup_instance_type
 from .kinds import ASSET_MODELS, AssetKind, UnknownSchema, detect_kind
+from .links import links_leaving
 from .model import InlineModel, Model
 from .package import ModelPackage
 from .references import Reference, parse_reference
@@ -30,6 +37,8 @@ from .validation import validate
 from .yaml_files import read_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
+# The code folder keeps its name in the image (/var/azureml-app/<name>), a build destination.
+_CODE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(eq=False)
@@ -127,6 +136,9 @@ class _Loader:
         self.files: list[Path] = []
         # (kind, name) of assets whose file is invalid: references to them are not reported.
         self.broken: set[tuple[AssetKind, str]] = set()
+        # An empty asset file could have declared any name: while there is one, references
+        # to unknown names are not reported (the empty file is).
+        self.empty_file = False
 
     # -- errors and paths ------------------------------------------------------------
 
@@ -173,6 +185,19 @@ class _Loader:
             self.error(file, field_name, f"{what} {value!r} is not a file")
             return None
         return path
+
+    def check_links(self, file: Path, field_name: str, folder: Path, what: str) -> None:
+        """A folder copied into the store or an image keeps its links as links: each must stay
+        inside the folder (see `spec.links`)."""
+        leaving = links_leaving(folder) if folder.is_dir() else []
+        if leaving:
+            self.error(
+                file,
+                field_name,
+                f"the {what} {self.shown(folder)} holds links that point outside it or are "
+                f"absolute: {', '.join(leaving)}; copy the files in, or use relative links to "
+                "files inside the folder",
+            )
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -230,6 +255,17 @@ class _Loader:
             except SpecError as exc:
                 self.errors.append(exc)
                 self.remember_unreadable(path)
+                continue
+            if data is None:
+                # An emptied endpoint.yml (a failed save, a bad merge) must not read as "delete
+                # the endpoint".
+                self.error(
+                    shown,
+                    "",
+                    "the file is empty (or only comments): an asset file must hold a YAML "
+                    "mapping; delete the file to remove the asset",
+                )
+                self.empty_file = True
                 continue
             document = _Document(shown, data)
             try:
@@ -303,6 +339,8 @@ class _Loader:
     ) -> ModelAsset:
         what = "model path"
         path = self.local_path(file, f"{prefix}path", spec.path, kind="any", what=what)
+        if path is not None:
+            self.check_links(file, f"{prefix}path", path, "model folder")
         if path is not None and spec.type == "mlflow_model":
             if not (path / "MLmodel").is_file():
                 self.error(
@@ -372,6 +410,9 @@ class _Loader:
             return conda_to_pip(conda)
         except CondaConversionError as exc:
             self.error(shown, "dependencies", str(exc))
+            return None
+        except CondaEntryError as exc:
+            self.error(shown, exc.field, exc.message)
             return None
 
     def read_pip_requirements(self, path: Path, file: Path, field_name: str) -> PipRequirements:
@@ -447,7 +488,7 @@ class _Loader:
         kinds = (
             (AssetKind.MODEL,) if what == "model" else (AssetKind.ENVIRONMENT, AssetKind.PACKAGE)
         )
-        return any((kind, name) in self.broken for kind in kinds)
+        return self.empty_file or any((kind, name) in self.broken for kind in kinds)
 
     # -- packages -------------------------------------------------------------------------
 
@@ -457,6 +498,8 @@ class _Loader:
         names = sorted({m.name for m in self.models})
         if len(names) == 1:
             return _latest([m for m in self.models if m.name == names[0]])
+        if not names and self.empty_file:
+            return None
         if not names:
             self.error(file, "model", "the workspace has no model to package; add a model asset")
         else:
@@ -474,6 +517,15 @@ class _Loader:
         code_dir = self.local_path(file, f"{prefix}code", code, kind="folder", what="code folder")
         if code_dir is None:
             return None, None
+        if not _CODE_FOLDER_NAME.match(code_dir.name):
+            self.error(
+                file,
+                f"{prefix}code",
+                f"the code folder's name {code_dir.name!r} must be letters, digits, '_', '.' "
+                "and '-' (it keeps its name inside the image)",
+            )
+            return None, None
+        self.check_links(file, f"{prefix}code", code_dir, "code folder")
         script_field = f"{prefix}{script_key}"
         script_path = (code_dir / script).resolve()
         if not script_path.is_relative_to(code_dir):
@@ -567,6 +619,7 @@ class _Loader:
         if (
             spec.endpoint_name not in endpoint_names
             and (AssetKind.ENDPOINT, spec.endpoint_name) not in self.broken
+            and not self.empty_file
         ):
             known = ", ".join(sorted(endpoint_names)) or "none"
             self.error(
@@ -704,7 +757,7 @@ class _Loader:
             names = written.get(endpoint.name, set())
             for table in ("traffic", "mirror_traffic"):
                 for name in getattr(endpoint, table):
-                    if name not in names:
+                    if name not in names and not self.empty_file:
                         known = ", ".join(sorted(names)) or "none"
                         self.error(
                             endpoint.file,

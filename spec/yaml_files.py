@@ -53,6 +53,8 @@ def read_yaml(path: Path, display: Path | None = None) -> Any:
         raise SpecError(shown, "", f"cannot read file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise SpecError(shown, "", f"not UTF-8 text: {exc}") from exc
+    if not text.strip():
+        return None  # whitespace only (tabs included, which YAML itself refuses): empty
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

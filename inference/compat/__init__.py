@@ -11,11 +11,12 @@ import importlib
 import importlib.util
 import sys
 
+# Relative to this package: the server is copied into images under another name.
 ALIASES = {
-    "azureml.contrib.services.aml_request": "inference.compat.aml_request",
-    "azureml.contrib.services.aml_response": "inference.compat.aml_response",
-    "azureml_inference_server_http.api.aml_request": "inference.compat.aml_request",
-    "azureml_inference_server_http.api.aml_response": "inference.compat.aml_response",
+    "azureml.contrib.services.aml_request": ".aml_request",
+    "azureml.contrib.services.aml_response": ".aml_response",
+    "azureml_inference_server_http.api.aml_request": ".aml_request",
+    "azureml_inference_server_http.api.aml_response": ".aml_response",
 }
 
 
@@ -23,7 +24,7 @@ def install() -> None:
     for name, ours in ALIASES.items():
         if name not in sys.modules and not _installed(name):
             # A module in sys.modules is imported as is, without its parent packages.
-            sys.modules[name] = importlib.import_module(ours)
+            sys.modules[name] = importlib.import_module(ours, __name__)
 
 
 def raw_http_requested() -> bool:

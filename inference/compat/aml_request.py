@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
 
-from inference.compat.datastructures import Headers, MultiDict
+from .datastructures import Headers, MultiDict
 
 # Set by @rawhttp; the server reads it after importing score.py (the name is Azure ML's).
 _rawHttpRequested = False

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from inference.compat.datastructures import Headers
+from .datastructures import Headers
 
 _STATUS_PHRASES = {
     200: "OK",

@@ -31,6 +31,13 @@ def dockerfile(folder: Path) -> list[str]:
     return (folder / "Dockerfile").read_text().splitlines()
 
 
+def image_env(context) -> dict[str, str]:
+    """The environment the rendered ENV instruction sets, build arguments substituted."""
+    (env,) = [line for line in dockerfile(context.folder) if line.startswith("ENV ")]
+    values = {f"${{{name}}}": value for name, value in context.build_args.items()}
+    return dict((pair.split("=", 1)[0], values[pair.split("=", 1)[1]]) for pair in env.split()[1:])
+
+
 def render(workspace, name: str, folder: Path):
     package = workspace.package(name)
     layout = layout_for(package, "3")
@@ -47,15 +54,15 @@ def test_copy_package_layers_put_the_code_last(workspace, tmp_path: Path) -> Non
     copies = [line for line in lines if line.startswith("COPY ")]
     # dependencies of the server, the server, the model, and the scoring code last
     assert [c.split()[1] for c in copies] == [
-        "inference/requirements.txt",
-        "inference",
-        "model/model",
+        "server-requirements.txt",
+        "server",
+        "model",
         "code",
     ]
     assert copies[-1] == f"COPY code {layout.code_dir}"
-    assert copies[2] == f"COPY model/model {layout.model_dir}/model"
+    assert copies[2] == f"COPY model {layout.model_dir}"
     index = {line: i for i, line in enumerate(lines)}
-    pip = next(i for line, i in index.items() if line.startswith("RUN pip install"))
+    pip = next(i for line, i in index.items() if '"pip", "install"' in line)
     assert pip < index[copies[1]] < index[copies[2]] < index[copies[3]]
     # the code is the last instruction: a score.py edit rebuilds that one step (and the
     # labels, which the image provider adds in one instruction after it)
@@ -65,13 +72,14 @@ def test_copy_package_layers_put_the_code_last(workspace, tmp_path: Path) -> Non
         "USER 1000",
         f"WORKDIR {layout.code_dir}",
         "EXPOSE 5001",
-        'CMD ["python", "-m", "inference"]',
+        'CMD ["/opt/env/bin/python", "/opt/modelpack/serve.py"]',
     ]
     assert all(index[line] < index[copies[2]] for line in metadata)
     # the files are in the context
     assert (context.folder / "code" / "score.py").is_file()
     assert (context.folder / "model" / "model" / "sklearn_regression_model.pkl").is_file()
-    assert (context.folder / "inference" / "__main__.py").is_file()
+    server = context.folder / "server" / "lib" / "modelpack_inference_server"
+    assert (server / "__main__.py").is_file()
 
 
 def test_package_labels_and_hashes_name_what_went_in(workspace, tmp_path: Path) -> None:
@@ -88,9 +96,8 @@ def test_package_labels_and_hashes_name_what_went_in(workspace, tmp_path: Path) 
     assert labels["modelpack.server.version"].startswith("0.")
     assert set(context.hashes) == {"model", "code", "environment", "server"}
     assert context.hashes["code"] == package.code_hash
-    env = next(line for line in dockerfile(context.folder) if line.startswith("ENV "))
-    assert f'AZUREML_MODEL_DIR="{layout.model_dir}"' in env
-    assert 'AZUREML_ENTRY_SCRIPT="/var/azureml-app/src/score.py"' in env
+    assert image_env(context)["AZUREML_MODEL_DIR"] == str(layout.model_dir)
+    assert image_env(context)["AZUREML_ENTRY_SCRIPT"] == "/var/azureml-app/src/score.py"
     assert str(layout.model_dir) == "/var/azureml-app/azureml-models/sklearn-regression/3"
 
 
@@ -124,8 +131,9 @@ def test_environment_context_installs_requirements_from_one_layer(
     lines = dockerfile(context.folder)
     assert lines[0] == "FROM python:3.11-slim"
     assert lines[-2].startswith("COPY requirements.txt ")
-    assert lines[-1].startswith("RUN pip install --no-cache-dir -r ")
-    assert "RUN pip install --no-cache-dir 'pip==26.0.1'" in lines
+    pip = 'RUN ["/opt/env/bin/python", "-m", "pip", "install", "--no-cache-dir"'
+    assert lines[-1] == pip + ', "-r", "/opt/env/requirements.txt"]'
+    assert pip + ', "pip==26.0.1"]' in lines
     requirements = (context.folder / "requirements.txt").read_text().split()
     assert requirements == [
         "numpy==2.4.6",
@@ -187,9 +195,12 @@ def test_custom_server_package_keeps_the_servers_own_command(tmp_path: Path) -> 
     lines = dockerfile(context.folder)
     assert lines == [
         "FROM my/server:1",
-        'ENV MODEL_PATH="/models/linear.json"',
-        "COPY model/linear.json /models/linear.json",
+        "ARG MODELPACK_ENV_0",
+        "ENV MODEL_PATH=${MODELPACK_ENV_0}",
+        "COPY model /models",
     ]
+    assert context.build_args == {"MODELPACK_ENV_0": "/models/linear.json"}
+    assert (context.folder / "model" / "linear.json").is_file()
     assert context.labels["modelpack.server.type"] == "custom"
     assert "modelpack.server.version" not in context.labels
 

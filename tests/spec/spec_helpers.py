@@ -5,19 +5,32 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = Path(__file__).resolve().parent / "fixtures" / "seed"
 EXAMPLE = REPO / "workspaces" / "example"
 
-Files = dict[str, str | None]
+
+@dataclass(frozen=True)
+class Link:
+    """A symbolic link to `target` (as written), for `write_files`."""
+
+    target: str
+
+
+Files = dict[str, str | Link | None]
 
 
 def write_files(root: Path, files: Files) -> None:
-    """Write `files` (relative path -> text, dedented; None deletes) under `root`."""
+    """Write `files` (relative path -> text, dedented; a `Link`; None deletes) under `root`."""
     for name, text in files.items():
         path = root / name
+        if isinstance(text, Link):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(text.target)
+            continue
         if text is None:
             if path.is_dir():
                 shutil.rmtree(path)

@@ -16,7 +16,6 @@ def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files],
         {
             "conda-top.yml": CONDA,  # a conda file at the top level, referenced by nobody
             "Pulumi.yaml": "name: project\nruntime: python\n",
-            "empty.yml": "",
             "sample-request.json": '{"data": [[1, 2]]}',
             "src/not-read.yml": "name: [broken\n",  # sub-folders are not scanned
             "notes.txt": "name: x\n",
@@ -26,7 +25,6 @@ def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files],
     assert sorted(p.name for p in workspace.skipped) == [
         "Pulumi.yaml",
         "conda-top.yml",
-        "empty.yml",
     ]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from spec_helpers import BASE, CONDA, Files
+from spec_helpers import BASE, CONDA, SCORE, Files, Link
 
 from spec import SpecError, WorkspaceError, load_workspace
 
@@ -366,6 +366,84 @@ CASES: dict[str, tuple[Files, str, str, str]] = {
         "environment.yml",
         "pip_requirements",
         "either conda_file or pip_requirements",
+    ),
+    # Values that would reach a build step, a Dockerfile or a requirements file.
+    "environment variable name that is not a name": (
+        {"package.yml": BASE["package.yml"] + "environment_variables:\n  BAD-NAME: x\n"},
+        "package.yml",
+        "environment_variables.BAD-NAME",
+        "(a variable name)",
+    ),
+    "deployment environment variable name that is not a name": (
+        {"blue.yml": BASE["blue.yml"] + "environment_variables:\n  '1X=y': z\n"},
+        "blue.yml",
+        "environment_variables.1X=y",
+        "(a variable name)",
+    ),
+    "conda pip version that is a shell command": (
+        {"environment/conda.yaml": CONDA + "  - pip=26'$(id)'\n"},
+        "environment/conda.yaml",
+        "dependencies[2]",
+        "is not a version",
+    ),
+    "conda pip entry with a line break": (
+        {"environment/conda.yaml": CONDA + '  - pip:\n    - "numpy\\n--index-url http://x"\n'},
+        "environment/conda.yaml",
+        "dependencies[2].pip[0]",
+        "line break",
+    ),
+    "mount path with shell characters": (
+        {
+            "package.yml": BASE["package.yml"]
+            + "model_configuration:\n  mode: copy\n  mount_path: /models/$(id)\n"
+        },
+        "package.yml",
+        "model_configuration.mount_path",
+        "must be an absolute path",
+    ),
+    "mount path with a parent step": (
+        {"package.yml": BASE["package.yml"] + "model_configuration:\n  mount_path: /a/../etc\n"},
+        "package.yml",
+        "model_configuration.mount_path",
+        "no '..'",
+    ),
+    "code folder name with shell characters": (
+        {"src": None, "src $x/score.py": SCORE} | edit("package.yml", "code: src", "code: src $x"),
+        "package.yml",
+        "inferencing_server.code_configuration.code",
+        "must be letters, digits",
+    ),
+    # Links in a model or code folder (issue 10, item 7).
+    "model folder link pointing outside it": (
+        {"model/leak.bin": Link("../../outside")},
+        "model.yml",
+        "path",
+        "'leak.bin' -> '../../outside'",
+    ),
+    "code folder link pointing outside it": (
+        {"src/secrets": Link("../model")},
+        "package.yml",
+        "inferencing_server.code_configuration.code",
+        "'secrets' -> '../model'",
+    ),
+    "model folder absolute link": (
+        {"model/abs.bin": Link("/etc/hostname")},
+        "model.yml",
+        "path",
+        "'abs.bin' -> '/etc/hostname'",
+    ),
+    # An emptied asset file must not read as "delete the asset" (item 11).
+    "empty endpoint file": (
+        {"endpoint.yml": ""},
+        "endpoint.yml",
+        "",
+        "the file is empty",
+    ),
+    "deployment file holding only a comment": (
+        {"blue.yml": "# emptied by a bad merge\n"},
+        "blue.yml",
+        "",
+        "the file is empty",
     ),
 }
 
