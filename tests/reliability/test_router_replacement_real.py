@@ -29,6 +29,32 @@ environment: azureml:sklearn-regression-online-pkg@latest
 instance_type: Standard_F2s_v2
 instance_count: 1
 """
+HANGING_AAA_DEPLOYMENT = """\
+name: blue
+endpoint_name: aaa
+model: azureml:sklearn-regression@latest
+code_configuration:
+  code: hanging-src
+  scoring_script: score.py
+environment: azureml:sklearn-regression-env@latest
+instance_type: Standard_F2s_v2
+instance_count: 1
+readiness_probe:
+  initial_delay: 2
+  period: 2
+  failure_threshold: 4
+"""
+HANGING_SCORE = """\
+import time
+
+
+def init():
+    time.sleep(3600)
+
+
+def run(raw_data):
+    return raw_data
+"""
 
 
 @dataclass
@@ -154,3 +180,28 @@ def test_adding_then_removing_an_endpoint_that_sorts_first_moves_no_scoring_uri(
     assert endpoints.uri() == uri
     assert endpoints.status() == 200
     assert "aaa" not in endpoints.outputs()["endpoints"]
+
+
+def test_a_failed_up_adding_an_endpoint_is_recovered_by_reverting_the_change(
+    endpoints: Endpoints,
+) -> None:
+    workspace: Path = endpoints.deployed.workspace
+    uri = endpoints.uri()
+    (workspace / "hanging-src").mkdir()
+    (workspace / "hanging-src" / "score.py").write_text(HANGING_SCORE)
+    (workspace / "aaa.yml").write_text(AAA_ENDPOINT)
+    (workspace / "aaa-blue.yml").write_text(HANGING_AAA_DEPLOYMENT)
+    try:
+        failed = endpoints.deployed.stack.run("up", "--yes", "--skip-preview", check=False)
+        assert failed.returncode != 0, "the hanging deployment did not fail the up"
+        assert endpoints.status() == 200
+    finally:
+        for name in ("aaa.yml", "aaa-blue.yml", "hanging-src/score.py", "hanging-src"):
+            path = workspace / name
+            path.rmdir() if path.is_dir() else path.unlink()
+    endpoints.deployed.up()
+    assert endpoints.uri() == uri
+    assert endpoints.status() == 200
+    assert "aaa" not in endpoints.outputs()["endpoints"]
+    ports = json.loads((endpoints.deployed.state_dir / "routers" / "ports.json").read_text())
+    assert list(ports) == [ENDPOINT]
