@@ -3,7 +3,12 @@
 Containers are replaced, never updated in place, and the replacement is created before the old
 one is deleted; `create` returns only once the new container is ready (its health check passes,
 or it is running when it has none), so a container that fails to start fails the `up` with its
-last log lines while the previous one keeps serving.
+last log lines while the previous one keeps serving. The one in-place update: a container found
+stopped by `refresh` is started again.
+
+Every container is hardened unless its args say otherwise: no capabilities, no-new-privileges,
+a pids limit, a read-only root filesystem with a tmpfs at /tmp for scratch. There is no way to
+add capabilities or privileges.
 """
 
 from __future__ import annotations
@@ -19,9 +24,17 @@ from typing import Any
 import docker.errors
 import pulumi
 from docker.types import Healthcheck, Mount
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from .client import engine, replace_on_change
+from .live import BROKEN_STATES, STARTABLE_STATES, live_inputs
 from .progress import report
 
 NANO = 1_000_000_000
@@ -41,10 +54,17 @@ REPLACE_ON = [
     "memory_mb",
     "user",
     "read_only_root",
+    "tmpfs",
+    "cap_drop",
+    "no_new_privileges",
+    "pids_limit",
     "restart",
     "healthcheck",
     "readiness",
 ]
+DEFAULT_PIDS_LIMIT = 512
+# Docker adds noexec to a tmpfs unless told "exec"; said here so that it shows in the state.
+SCRATCH_TMPFS = {"/tmp": "rw,nosuid,nodev,noexec"}
 
 
 class ContainerStartError(Exception):
@@ -202,7 +222,11 @@ def start(props: dict[str, Any]):
         nano_cpus=int(cpus * NANO) if cpus else None,
         mem_limit=f"{int(memory_mb)}m" if memory_mb else None,
         user=props.get("user") or None,
-        read_only=bool(props.get("read_only_root", False)),
+        read_only=bool(props.get("read_only_root")),
+        tmpfs=props.get("tmpfs") or None,
+        cap_drop=props.get("cap_drop") or None,
+        security_opt=["no-new-privileges:true"] if props.get("no_new_privileges") else None,
+        pids_limit=int(props["pids_limit"]) if props.get("pids_limit") else None,
         restart_policy={"Name": restart} if restart != "no" else None,
         healthcheck=_healthcheck(props.get("healthcheck")),
         detach=True,
@@ -212,6 +236,19 @@ def start(props: dict[str, Any]):
         network.disconnect(container)
         network.connect(container, aliases=props["network_aliases"])
     return container
+
+
+def _find(id_: str, name: str | None):
+    """The container `id_`, else one started by hand under its name in its place (it is then
+    read as this resource, so that `up` replaces it and leaves nothing behind)."""
+    for key in (id_, name):
+        if not key:
+            continue
+        try:
+            return engine().containers.get(key)
+        except docker.errors.NotFound:
+            pass
+    return None
 
 
 class ContainerProvider(ResourceProvider):
@@ -241,14 +278,40 @@ class ContainerProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = replace_on_change(olds, news, REPLACE_ON)
-        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+        # `state` is an output: it differs from the (running) state wanted only after a
+        # `refresh` found the container stopped, or beyond repair.
+        if olds.get("state") in BROKEN_STATES:
+            replaces.append("state")
+        stopped = olds.get("state") in STARTABLE_STATES
+        return DiffResult(
+            changes=bool(replaces) or stopped, replaces=replaces, delete_before_replace=False
+        )
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Start a container `refresh` found stopped (diff replaces on any other change): the
+        same container, so its name, address and port stay and nothing else changes."""
+        container = engine().containers.get(id_)
+        report(f"starting stopped container {container.name}")
+        if container.status == "paused":
+            container.unpause()
+        else:
+            container.start()
+        try:
+            _wait_until_ready(container, news)
+        except ContainerStartError as error:
+            logs = container.logs(tail=LOG_LINES_ON_FAILURE).decode(errors="replace")
+            raise ContainerStartError(
+                f"container {container.name} did not become ready again: {error}.\n"
+                f"Its last {LOG_LINES_ON_FAILURE} log lines:\n{logs}"
+            ) from None
+        return UpdateResult({**news, **describe(container)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            container = engine().containers.get(id_)
-        except docker.errors.NotFound:
+        container = _find(id_, props.get("container_name"))
+        if container is None:
             return ReadResult(None, {})
-        return ReadResult(id_, {**props, **describe(container)})
+        live = {**live_inputs(container, props), **describe(container)}
+        return ReadResult(container.id, {**props, **live})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
@@ -273,7 +336,14 @@ class ContainerArgs:
     cpus: pulumi.Input[float] | None = None
     memory_mb: pulumi.Input[int] | None = None
     user: pulumi.Input[str] | None = None
-    read_only_root: pulumi.Input[bool] = False
+    """The image's own user when None; whichever it is, it gets no capabilities."""
+    read_only_root: pulumi.Input[bool] = True
+    tmpfs: pulumi.Input[dict[str, str]] = field(default_factory=lambda: dict(SCRATCH_TMPFS))
+    """Writable scratch mounts (path: mount options), in memory: they count against
+    `memory_mb`."""
+    cap_drop: pulumi.Input[list[str]] = field(default_factory=lambda: ["ALL"])
+    no_new_privileges: pulumi.Input[bool] = True
+    pids_limit: pulumi.Input[int] | None = DEFAULT_PIDS_LIMIT
     restart: pulumi.Input[str] = "unless-stopped"
     healthcheck: pulumi.Input[dict[str, Any]] | None = None
     readiness: pulumi.Input[dict[str, Any]] | None = None

@@ -57,9 +57,11 @@ class Endpoint:
         self.url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
         self.key = outputs["endpoint_keys"][ENDPOINT]["primary"]
 
-    def serves(self, attempts: int = 1, pause_s: float = 1.0) -> bool:
+    def serves(self, attempts: int = 1, pause_s: float = 1.0, deployment: str = "") -> bool:
         body = (self.workspace / "sample-request.json").read_bytes()
         headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+        if deployment:
+            headers["azureml-model-deployment"] = deployment
         for _ in range(attempts):
             try:
                 if httpx.post(self.url, content=body, headers=headers).status_code == 200:
@@ -152,19 +154,107 @@ def test_an_interrupted_up_converges_on_the_next_up(endpoint: Endpoint) -> None:
     endpoint.stack.run("preview", "--expect-no-changes")
 
 
-def test_drift_is_shown_by_refresh_and_repaired_by_up(endpoint: Endpoint) -> None:
-    replica = next(
+def green_replica(endpoint: Endpoint):
+    (replica,) = [
         c for c in endpoint.containers() if c.labels.get("modelpack.deployment") == "green"
-    )
+    ]
+    return replica
+
+
+def live_spec(container) -> dict:
+    """What a replica runs with: the inputs the provider owns and `refresh` reads back."""
+    container.reload()
+    host = container.attrs["HostConfig"]
+    return {
+        "status": container.status,
+        "image": container.attrs["Config"]["Image"],
+        "env": sorted(container.attrs["Config"]["Env"]),
+        "nano_cpus": host["NanoCpus"],
+        "memory": host["Memory"],
+    }
+
+
+def remove_it(replica) -> None:
     replica.remove(force=True)
 
-    refresh = endpoint.stack.run("refresh", "--yes")
-    assert "deleted" in refresh.stdout and "sklearn-regression-online-green-0" in refresh.stdout
+
+def stop_it(replica) -> None:
+    replica.stop()
+
+
+def change_its_limits(replica) -> None:
+    subprocess.run(
+        ["docker", "update", "--cpus", "0.5", "--memory", "600m", "--memory-swap", "1200m"]
+        + [replica.id],
+        check=True,
+        capture_output=True,
+    )
+
+
+def run_by_hand_in_its_place(replica, image: str | None = None, env: list[str] | None = None):
+    """Remove the replica and start another container under its name, labels and network."""
+    attrs = replica.attrs
+    (network,) = attrs["NetworkSettings"]["Networks"]
+    replica.remove(force=True)
+    docker.from_env().containers.run(
+        image or attrs["Config"]["Image"],
+        name=replica.name,
+        environment=env if env is not None else attrs["Config"]["Env"],
+        labels=attrs["Config"]["Labels"],
+        network=network,
+        user=attrs["Config"]["User"] or None,
+        detach=True,
+    )
+
+
+def replace_it_with_other_env(replica) -> None:
+    run_by_hand_in_its_place(replica, env=[*replica.attrs["Config"]["Env"], "DRIFTED=by hand"])
+
+
+def replace_it_with_another_image(replica) -> None:
+    (blue,) = [
+        c
+        for c in docker.from_env().containers.list(
+            filters={"label": [f"modelpack.stack={replica.labels['modelpack.stack']}"]}
+        )
+        if c.labels.get("modelpack.deployment") == "blue"
+    ]
+    assert blue.attrs["Config"]["Image"] != replica.attrs["Config"]["Image"]
+    run_by_hand_in_its_place(replica, image=blue.attrs["Config"]["Image"])
+
+
+DRIFTS = {
+    # case: (what is done by hand to green's replica, what `refresh` reports of it)
+    "removed": (remove_it, "deleted"),
+    "stopped": (stop_it, "updated"),
+    "limits-changed": (change_its_limits, "updated"),
+    "env-changed": (replace_it_with_other_env, "updated"),
+    "image-changed": (replace_it_with_another_image, "updated"),
+}
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS))
+def test_drift_is_shown_by_refresh_and_repaired_by_up(endpoint: Endpoint, drift: str) -> None:
+    make_drift, reported = DRIFTS[drift]
+    before = green_replica(endpoint)
+    wanted = live_spec(before)
+    make_drift(before)
+
+    refresh = endpoint.stack.run("refresh", "--yes", check=False)
+    lines = [
+        line for line in refresh.stdout.splitlines() if "sklearn-regression-online-green-0" in line
+    ]
+    assert any(reported in line for line in lines), refresh.stdout
     endpoint.stack.up()
-    greens = [c for c in endpoint.containers() if c.labels.get("modelpack.deployment") == "green"]
-    assert len(greens) == 1 and greens[0].status == "running"
-    assert endpoint.serves()
+
+    assert live_spec(green_replica(endpoint)) == wanted
+    if drift == "stopped":  # started again in place: same container, name and address
+        assert green_replica(endpoint).id == before.id
+    assert endpoint.serves(deployment="green")
     endpoint.assert_nothing_leaked()
+    # Nothing is left to repair, and reading back what `up` made shows no drift.
+    endpoint.stack.run("preview", "--expect-no-changes")
+    endpoint.stack.run("refresh", "--yes", "--expect-no-changes")
 
 
 def test_deployments_come_back_after_a_docker_daemon_restart(endpoint: Endpoint) -> None:
