@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -122,6 +123,25 @@ def test_a_replica_whose_init_hangs_fails_the_up_with_its_logs(endpoint: Endpoin
         endpoint.stack.up()
 
 
+def wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> str:
+    """The output of `process` up to and including its first line holding `text` (all of it
+    if the process ends first)."""
+    seen: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            seen.append(line)
+            if text in line:
+                found.set()
+                return
+        found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout_s), f"no line with {text!r} within {timeout_s} s:\n{''.join(seen)}"
+    return "".join(seen)
+
+
 def test_an_interrupted_up_converges_on_the_next_up(endpoint: Endpoint) -> None:
     score = endpoint.workspace / "src" / "score.py"
     score.write_text(score.read_text() + "\n# interrupted edit\n")
@@ -141,9 +161,13 @@ def test_an_interrupted_up_converges_on_the_next_up(endpoint: Endpoint) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(6)  # mid-way: images building or replicas starting
+    # Mid-way, on an event rather than a clock: the new package image is built and the first
+    # replacement replica is being started beside the one that serves.
+    seen = wait_for_line(process, "starting container", timeout_s=600)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=300)
+    output = seen + output
+    assert "starting container" in seen, output
     assert process.returncode != 0, output
     assert endpoint.serves(attempts=5)
 
