@@ -1,0 +1,132 @@
+"""A `pulumi preview` while an `up` of the same stack runs does not touch the build folders
+the `up` builds from: both succeed, and the image the `up` built holds what the workspace says.
+
+The package's code folder holds a few thousand files, so that rendering and sending its build
+context take seconds: long enough for the preview's program to render the same package while
+the up is still copying or sending it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import docker
+import pytest
+
+from spec import load_workspace
+from tests.support.deployed import deployed_workspace
+
+pytestmark = pytest.mark.real
+
+PACKAGE = "concurrent-pkg"
+FILES = 4000
+SCORE = """\
+def init():
+    pass
+
+
+def run(raw_data):
+    return raw_data
+"""
+
+
+def write_workspace(folder: Path) -> Path:
+    files = {
+        "model.yml": "name: small\npath: model\n",
+        "model/weights.json": '{"w": 1}\n',
+        "environment.yml": "name: plain-env\nimage: python:3.11-slim\n"
+        "conda_file: environment/conda.yaml\n",
+        "environment/conda.yaml": "dependencies:\n  - python=3.11\n",
+        "package.yml": "$schema: http://azureml/sdk-2-0/ModelVersionPackage.json\n"
+        f"target_environment_name: {PACKAGE}\n"
+        "base_environment_source:\n  type: environment_asset\n"
+        "  resource_id: azureml:plain-env@latest\n"
+        "inferencing_server:\n  type: azureml_online\n"
+        "  code_configuration:\n    code: src\n    entry_script: score.py\n"
+        "model_configuration:\n  mode: copy\n",
+        "src/score.py": SCORE,
+    }
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def start(stack, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["pulumi", *args, "--stack", stack.name, "--non-interactive"],
+        cwd=stack.project_dir,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+class Output:
+    """Every line of a process's output, read as it comes; `wait_for` a line holding a text."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process, self.lines = process, []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+        with self.changed:
+            self.lines.append(None)
+            self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout_s: float) -> bool:
+        def seen() -> bool:
+            return any(line is None or text in line for line in self.lines)
+
+        with self.changed:
+            self.changed.wait_for(seen, timeout_s)
+            return any(line is not None and text in line for line in self.lines)
+
+    def finish(self, timeout_s: float = 900) -> tuple[int, str]:
+        code = self.process.wait(timeout_s)
+        self.thread.join(timeout_s)
+        return code, "".join(line for line in self.lines if line is not None)
+
+
+def test_preview_during_an_up_leaves_the_ups_build_folders_alone(tmp_path: Path) -> None:
+    workspace = write_workspace(tmp_path / "workspace")
+    with deployed_workspace(tmp_path, "conc", workspace=workspace) as deployed:
+        data = workspace / "src" / "data"
+        data.mkdir()
+        for index in range(FILES):
+            (data / f"part-{index:05}.txt").write_text(f"row {index}\n" * 20)
+        stack = deployed.stack
+
+        up = Output(start(stack, "up", "--yes", "--skip-preview"))
+        previews = [Output(start(stack, "preview", "--diff"))]
+        # and one more as the up starts building the package from its folder
+        assert up.wait_for(f"building image modelpack/{stack.name}/pkg/", timeout_s=600)
+        previews.append(Output(start(stack, "preview", "--diff")))
+
+        for name, process in [("up", up), *(("preview", p) for p in previews)]:
+            code, output = process.finish()
+            assert code == 0, f"{name} failed:\n{output[-4000:]}"
+
+        package = load_workspace(workspace).package(PACKAGE)
+        image = deployed.outputs()["packages"][PACKAGE]["image"]
+        labels = docker.from_env().api.inspect_image(image)["Config"]["Labels"]
+        assert labels["modelpack.code.hash"] == package.code_hash
+        listing = docker.from_env().containers.run(
+            image,
+            ["sh", "-c", "ls /var/azureml-app/src/data | wc -l; cat /var/azureml-app/src/score.py"],
+            entrypoint=[],
+            remove=True,
+            labels={"modelpack.stack": stack.name},
+        )
+        assert listing.decode() == f"{FILES}\n{SCORE}"
+        stack.run("preview", "--expect-no-changes")
