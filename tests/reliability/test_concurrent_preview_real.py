@@ -17,42 +17,11 @@ import pytest
 
 from spec import load_workspace
 from tests.support.deployed import deployed_workspace
+from tests.support.small_workspace import PACKAGE, SCORE, write_small_workspace
 
 pytestmark = pytest.mark.real
 
-PACKAGE = "concurrent-pkg"
 FILES = 4000
-SCORE = """\
-def init():
-    pass
-
-
-def run(raw_data):
-    return raw_data
-"""
-
-
-def write_workspace(folder: Path) -> Path:
-    files = {
-        "model.yml": "name: small\npath: model\n",
-        "model/weights.json": '{"w": 1}\n',
-        "environment.yml": "name: plain-env\nimage: python:3.11-slim\n"
-        "conda_file: environment/conda.yaml\n",
-        "environment/conda.yaml": "dependencies:\n  - python=3.11\n",
-        "package.yml": "$schema: http://azureml/sdk-2-0/ModelVersionPackage.json\n"
-        f"target_environment_name: {PACKAGE}\n"
-        "base_environment_source:\n  type: environment_asset\n"
-        "  resource_id: azureml:plain-env@latest\n"
-        "inferencing_server:\n  type: azureml_online\n"
-        "  code_configuration:\n    code: src\n    entry_script: score.py\n"
-        "model_configuration:\n  mode: copy\n",
-        "src/score.py": SCORE,
-    }
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return folder
 
 
 def start(stack, *args: str) -> subprocess.Popen:
@@ -99,7 +68,7 @@ class Output:
 
 
 def test_preview_during_an_up_leaves_the_ups_build_folders_alone(tmp_path: Path) -> None:
-    workspace = write_workspace(tmp_path / "workspace")
+    workspace = write_small_workspace(tmp_path / "workspace")
     with deployed_workspace(tmp_path, "conc", workspace=workspace) as deployed:
         data = workspace / "src" / "data"
         data.mkdir()
