@@ -14,7 +14,7 @@ from cli.endpoints import invoke
 from cli.errors import CliError
 from cli.promote import PROMOTED_KEY, promote
 from image_registry import manifest_exists, parse_reference
-from tests.support.deployed import DeployedWorkspace, deployed_workspace
+from tests.support.deployed import DeployedWorkspace, deployed_workspace, image_tags
 from tests.support.project import PORTABLE_PACKAGE, copy_portable_workspace
 
 pytestmark = pytest.mark.real
@@ -65,7 +65,7 @@ def test_promote_dev_to_prod_deploys_the_same_digest(
         assert any(step["urn"].endswith("-promoted") for step in preview["steps"])
         prod.up()
         client = docker.from_env()
-        tags = [tag for image in client.images.list() for tag in image.tags]
+        tags = image_tags()
         assert [t for t in tags if t.startswith(f"modelpack/{prod.name}/")] == [
             t for t in tags if t.startswith(f"modelpack/{prod.name}/router:")
         ]

@@ -14,7 +14,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support.deployed import deployed_workspace
+from tests.support.deployed import deployed_workspace, image_tags
 from tests.support.project import copy_example_workspace, modelpack_stack
 
 pytestmark = pytest.mark.real
@@ -75,7 +75,7 @@ def test_versions_follow_content(tmp_path: Path) -> None:
         stack.destroy()
     assert not (store / "m").exists() or list((store / "m").iterdir()) == []
     prefix = f"modelpack/{stack.name}/"
-    tags = [tag for image in docker.from_env().images.list() for tag in image.tags]
+    tags = image_tags()
     assert [tag for tag in tags if tag.startswith(prefix)] == []
 
 

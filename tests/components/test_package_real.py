@@ -27,6 +27,7 @@ import joblib
 import numpy
 import pytest
 
+from tests.support.deployed import image_tags
 from tests.support.mlflow_venv import mlflow_python
 from tests.support.project import EXAMPLE_WORKSPACE, copy_example_workspace, modelpack_stack
 from tests.support.pulumi_cli import Stack
@@ -73,7 +74,7 @@ def expected_predictions(model_file: Path, rows: list[list[float]]) -> list[floa
 def stack_images(stack: str) -> list[str]:
     """Tags of images this stack built (every image is tagged modelpack/<stack>/...)."""
     prefix = f"modelpack/{stack}/"
-    return [tag for image in engine().images.list() for tag in image.tags if tag.startswith(prefix)]
+    return [tag for tag in image_tags() if tag.startswith(prefix)]
 
 
 def stack_containers(stack: str) -> list:
@@ -260,17 +261,18 @@ def test_score_edit_previews_as_a_code_hash_change(example: Example) -> None:
     with example.edited("src/score.py", '    """Predict', '    # edited\n    """Predict'):
         changes = preview_changes(example.stack)
         diff = example.stack.run("preview", "--diff").stdout
-    # both packages are rebuilt because of their code hash and pushed to the workspace's
-    # registry again, and nothing else is touched
+    # both packages are rebuilt because of their code hash (from a new build folder: they are
+    # named by content) and pushed to the workspace's registry again; nothing else is touched
     assert changes == {
         **{
-            f"{name}-image": ("replace", ["hashes", "hashes.code", "labels", "tag"])
+            f"{name}-image": ("replace", ["context", "hashes", "hashes.code", "labels", "tag"])
             for name in (MOE, PORTABLE)
         },
         **{f"{name}-push": ("replace", ["image_id", "tag"]) for name in (MOE, PORTABLE)},
     }, changes
     hash_lines = [line.split() for line in diff.splitlines() if "=>" in line]
     assert {words[1] for words in hash_lines if words[0] == "~"} == {
+        "context",
         "code",
         "modelpack.code.hash",
         "tag",

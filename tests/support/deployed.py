@@ -93,10 +93,17 @@ class DeployedWorkspace:
         return container
 
 
+def image_tags() -> list[str]:
+    """Every image tag the engine holds, in one listing call (`images.list()` inspects each
+    image after listing, which fails when another stack removes one in between)."""
+    images = docker.from_env().api.images()
+    return [tag for image in images for tag in image.get("RepoTags") or []]
+
+
 def leftovers(name: str, registry: RegistrySpec) -> dict[str, list]:
     """Everything of stack `name` still on the machine ({} entries empty when clean)."""
     client = docker.from_env()
-    tags = [tag for image in client.images.list() for tag in image.tags]
+    tags = image_tags()
     return {
         "containers": client.containers.list(
             all=True, filters={"label": f"modelpack.stack={name}"}
