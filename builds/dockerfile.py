@@ -23,7 +23,7 @@ def exec_form(words: list[str]) -> str:
 
 def env_instructions(env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """(instructions, build args) that set `env` in the image: one ``ARG`` and one ``ENV``
-    instruction, the values given as build arguments ``MODELPACK_ENV_<n>``."""
+    instruction, each value given as the build argument ``MODELPACK_ENV_<its name>``."""
     if not env:
         return [], {}
     names = sorted(env)
@@ -31,6 +31,6 @@ def env_instructions(env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         # The spec layer refuses other names; this is the last line of defence.
         if not _NAME.match(name):
             raise ValueError(f"not an environment variable name: {name!r}")
-    args = {f"{ARG_PREFIX}{index}": env[name] for index, name in enumerate(names)}
-    pairs = [f"{name}=${{{ARG_PREFIX}{index}}}" for index, name in enumerate(names)]
+    args = {f"{ARG_PREFIX}{name}": env[name] for name in names}
+    pairs = [f"{name}=${{{ARG_PREFIX}{name}}}" for name in names]
     return ["ARG " + " ".join(args), "ENV " + " ".join(pairs)], args

@@ -195,11 +195,11 @@ def test_custom_server_package_keeps_the_servers_own_command(tmp_path: Path) -> 
     lines = dockerfile(context.folder)
     assert lines == [
         "FROM my/server:1",
-        "ARG MODELPACK_ENV_0",
-        "ENV MODEL_PATH=${MODELPACK_ENV_0}",
+        "ARG MODELPACK_ENV_MODEL_PATH",
+        "ENV MODEL_PATH=${MODELPACK_ENV_MODEL_PATH}",
         "COPY model /models",
     ]
-    assert context.build_args == {"MODELPACK_ENV_0": "/models/linear.json"}
+    assert context.build_args == {"MODELPACK_ENV_MODEL_PATH": "/models/linear.json"}
     assert (context.folder / "model" / "linear.json").is_file()
     assert context.labels["modelpack.server.type"] == "custom"
     assert "modelpack.server.version" not in context.labels
