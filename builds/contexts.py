@@ -48,6 +48,13 @@ def server_version() -> str:
     return f"{inference.__version__}+{hash_tree(INFERENCE_SOURCE)[:12]}"
 
 
+@functools.cache
+def _renderer_version() -> str:
+    """A hash of this package's source: a folder rendered by other code is another folder
+    (a context's name must say everything that decided its content)."""
+    return hash_tree(Path(__file__).resolve().parent)
+
+
 def mlflow_requirements(model_path: Path) -> list[str]:
     """An MLflow model's own pip requirements (MLflow writes requirements.txt beside MLmodel)."""
     requirements = model_path / "requirements.txt"
@@ -101,7 +108,13 @@ def render_environment_context(
         (folder / "requirements.txt").write_text(requirements_text)
         (folder / "Dockerfile").write_text(dockerfile)
 
-    key = hash_data({"dockerfile": dockerfile, "requirements": requirements_text})
+    key = hash_data(
+        {
+            "dockerfile": dockerfile,
+            "requirements": requirements_text,
+            "renderer": _renderer_version(),
+        }
+    )
     folder = publish(parent, key[:16], fill)
     spec_hash = hash_data({"image": image, "requirements": requirements, "pip": pip_upgrade})
     return BuildContext(
@@ -198,7 +211,7 @@ def render_package_context(
             "dockerfile": dockerfile,
             "files": hashes,  # model, code and server (its source) by content
             "model_copied": package.mode == "copy",
-            "launcher": server.LAUNCHER_SOURCE,
+            "renderer": _renderer_version(),
         }
     )
     folder = publish(parent, key[:16], fill)
