@@ -9,6 +9,7 @@ program runs, so `pulumi preview` already shows which version an `up` will regis
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from spec import ModelAsset, next_version
 
 HASH_FILE = ".modelpack-hash"
 OWNERS_DIR = ".modelpack-owners"
-"""One file per resource that registered the version folder (see ModelVersionProvider)."""
+"""`<store>/<name>/.modelpack-owners/<version>/`: one file per resource that registered the
+version (see ModelVersionProvider)."""
 
 
 def registered_versions(store: Path, name: str) -> dict[str, str]:
@@ -52,7 +54,9 @@ class ModelVersionError(Exception):
 
 
 def _claims(version_dir: Path) -> Path:
-    return version_dir / OWNERS_DIR
+    """Beside the version folder, not in it: replicas mount the version folder, and the server
+    looks for an MLflow model as its only sub-folder."""
+    return version_dir.parent / OWNERS_DIR / version_dir.name
 
 
 def _register(source: Path, version_dir: Path, content_hash: str) -> None:
@@ -89,7 +93,7 @@ class ModelVersionProvider(ResourceProvider):
         version_dir = Path(props["path"])
         _register(Path(props["source"]), version_dir, props["content_hash"])
         owner = secrets.token_hex(8)
-        _claims(version_dir).mkdir(exist_ok=True)
+        _claims(version_dir).mkdir(parents=True, exist_ok=True)
         (_claims(version_dir) / owner).write_text(f"{props['name']}:{props['version']}\n")
         return CreateResult(f"{props['name']}:{props['version']}:{owner}", props)
 
@@ -113,6 +117,9 @@ class ModelVersionProvider(ResourceProvider):
         # no claim of a newer registration is left in it.
         if not any(_claims(version_dir).glob("*")):
             shutil.rmtree(version_dir, ignore_errors=True)
+            for empty in (_claims(version_dir), _claims(version_dir).parent):
+                with contextlib.suppress(OSError):
+                    empty.rmdir()
 
 
 class ModelVersion(Resource, module="registry", name="ModelVersion"):

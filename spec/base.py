@@ -57,7 +57,7 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 
 def _matching(pattern: re.Pattern[str], rule: str) -> AfterValidator:
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ValueError(f"{rule} (got {value!r})")
         return value
 
@@ -116,7 +116,7 @@ def container_path(value: str) -> str:
     """An absolute POSIX path inside a container (``/var/azureml-app/model``) of letters,
     digits, '_', '.' and '-' only: it becomes a Dockerfile destination and a mount target."""
     segments = value.split("/")[1:]
-    if not value.startswith("/") or not all(_PATH_SEGMENT.match(s) for s in segments):
+    if not value.startswith("/") or not all(_PATH_SEGMENT.fullmatch(s) for s in segments):
         raise ValueError(
             "must be an absolute path inside the container whose parts are letters, digits, "
             f"'_', '.' and '-' (no '..', no empty part, no trailing '/') (got {value!r})"

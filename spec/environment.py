@@ -40,7 +40,7 @@ class Environment(AssetModel):
             raise field_error(
                 "pip_requirements", "give either conda_file or pip_requirements, not both"
             )
-        if not _IMAGE.match(self.image):
+        if not _IMAGE.fullmatch(self.image):
             raise field_error(
                 "image", f"must be an image name such as python:3.11-slim (got {self.image!r})"
             )

@@ -517,7 +517,7 @@ class _Loader:
         code_dir = self.local_path(file, f"{prefix}code", code, kind="folder", what="code folder")
         if code_dir is None:
             return None, None
-        if not _CODE_FOLDER_NAME.match(code_dir.name):
+        if not _CODE_FOLDER_NAME.fullmatch(code_dir.name):
             self.error(
                 file,
                 f"{prefix}code",

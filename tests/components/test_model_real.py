@@ -25,6 +25,7 @@ def versions(store: Path) -> dict[str, str]:
     return {
         folder.name: (folder / "model" / "weights.txt").read_text()
         for folder in sorted((store / "m").iterdir())
+        if not folder.name.startswith(".")  # the registrations' claims
     }
 
 

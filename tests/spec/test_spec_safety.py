@@ -8,10 +8,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pydantic
 import pytest
 from spec_helpers import BASE, Files, Link
 
 from spec import WorkspaceError, hash_path, hash_tree, load_workspace
+from spec.base import AssetName, DeploymentName, EndpointName, Version
 
 AWKWARD_VALUES = {
     "QUOTES": 'it\'s "quoted"',
@@ -94,3 +96,12 @@ def test_a_link_and_a_file_with_the_same_text_hash_differently(tmp_path: Path) -
     (as_link / "x").symlink_to("target")
     (as_file / "x").write_text("target")
     assert hash_tree(as_link) != hash_tree(as_file)
+
+
+@pytest.mark.parametrize("kind", [AssetName, EndpointName, DeploymentName, Version])
+def test_a_name_with_a_trailing_newline_is_refused(kind) -> None:
+    """`$` in a pattern matches before a final newline: names are checked in full."""
+    adapter = pydantic.TypeAdapter(kind)
+    assert adapter.validate_python("blue") == "blue"
+    with pytest.raises(pydantic.ValidationError):
+        adapter.validate_python("blue\n")
