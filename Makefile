@@ -9,7 +9,7 @@ setup:
 
 ## run: package and deploy the example workspace locally, then invoke it
 run: setup
-	@$(ENV) && python -m cli.main_job
+	@$(ENV) && python -m modelpack.cli.main_job
 
 ## test: the whole test suite, real Pulumi and Docker engines included
 test: setup

@@ -6,7 +6,7 @@ import pulumi
 from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
-from spec import SpecError, WorkspaceError, load_workspace
+from modelpack.assets import SpecError, WorkspaceError, load_workspace
 
 settings = StackSettings.from_config()
 try:

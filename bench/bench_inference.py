@@ -95,7 +95,7 @@ def main() -> int:
         for workers in args.workers:
             specs = [
                 ServerSpec("azmlinfsrv", [str(azmlinfsrv)], "/"),
-                ServerSpec("ours", [sys.executable, "-m", "inference"], "/readyz"),
+                ServerSpec("ours", [sys.executable, "-m", "modelpack.inference_server"], "/readyz"),
             ]
             results = measure(specs, workers, folder, body, wrk, args)
             for spec in specs:

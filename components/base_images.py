@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker.errors
 
-from .docker_resources.client import engine
+from modelpack.targets.docker.client import engine
 
 
 class BaseImageError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from spec import InstanceType
+from modelpack.assets import InstanceType
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from spec import DeploymentAsset
+from modelpack.assets import DeploymentAsset
+from modelpack.targets.docker import Container, ContainerArgs
 
 from .compute import limits_for
-from .docker_resources import Container, ContainerArgs
 from .endpoint import Endpoint
 from .model import Model
 from .package import ModelPackage

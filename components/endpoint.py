@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pulumi
 
-from router import render_closed_conf
-from router.config import HEALTH_PATH, ROUTER_PORT
-from spec import EndpointAsset, hash_tree
+from modelpack.assets import EndpointAsset, hash_tree
+from modelpack.router import IMAGE_SOURCE, render_closed_conf
+from modelpack.router.config import HEALTH_PATH, ROUTER_PORT
+from modelpack.targets.docker import Container, ContainerArgs, Image, ImageArgs, Network
 
-from .docker_resources import Container, ContainerArgs, Image, ImageArgs, Network
 from .keys import EndpointKeys
 from .router_port import RouterPort
-
-ROUTER_IMAGE_SOURCE = Path(__file__).resolve().parent.parent / "router" / "image"
 
 
 @dataclass
@@ -68,12 +66,12 @@ class Endpoint(pulumi.ComponentResource):
         keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
         self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
 
-        router_hash = hash_tree(ROUTER_IMAGE_SOURCE)
+        router_hash = hash_tree(IMAGE_SOURCE)
         router_image = Image(
             f"{resource_name}-router-image",
             ImageArgs(
                 tag=f"modelpack/{args.stack}/router:{router_hash[:12]}",
-                context=str(ROUTER_IMAGE_SOURCE),
+                context=str(IMAGE_SOURCE),
                 build_args={"BASE_IMAGE": args.base_image},
                 labels=labels,
                 hashes={"router": router_hash},

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pulumi
 
-from builds import render_environment_context
-from spec import EnvironmentAsset, SpecError, Workspace, WorkspaceError
+from modelpack.assets import EnvironmentAsset, SpecError, Workspace, WorkspaceError
+from modelpack.builds import render_environment_context
+from modelpack.targets.docker import Image, ImageArgs
 
 from .base_images import BaseImageError, python_matches, python_version
-from .docker_resources import Image, ImageArgs
 
 
 @dataclass

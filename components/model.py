@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-from spec import ModelAsset, next_version
+from modelpack.assets import ModelAsset, next_version
 
 HASH_FILE = ".modelpack-hash"
 OWNERS_DIR = ".modelpack-owners"

@@ -3,7 +3,7 @@ and the inference server we inject; or, for `custom` servers, the user's own ser
 with the model placed where the spec says. The image is pushed to the workspace's registry and
 deployed by digest.
 
-A package promoted into this workspace (`python -m cli promote`, recorded in the stack config
+A package promoted into this workspace (`modelpack promote`, recorded in the stack config
 `modelpack:promoted`) is not built at all: its digest is pulled from this workspace's registry.
 """
 
@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pulumi
 
-from builds import ContainerLayout, layout_for, render_package_context, server_version
-from image_registry import repository_name
-from spec import PackageAsset, Route
-
-from .docker_resources import (
+from modelpack.assets import PackageAsset, Route
+from modelpack.builds import ContainerLayout, layout_for, render_package_context, server_version
+from modelpack.image_registry import repository_name
+from modelpack.targets.docker import (
     Image,
     ImageArgs,
     PulledImage,
@@ -26,6 +25,7 @@ from .docker_resources import (
     RegistryImage,
     RegistryImageArgs,
 )
+
 from .environment import Environment
 from .model import Model
 from .registry import Registry

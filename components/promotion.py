@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from image_registry import parse_reference
-from spec import PackageAsset
+from modelpack.assets import PackageAsset
+from modelpack.image_registry import parse_reference
 
 
 class PromotionError(Exception):
@@ -49,7 +49,7 @@ def promotion_problems(
         elif parsed.port != registry_port:
             errors.append(
                 f"modelpack:promoted[{name!r}] = {reference} is not in this workspace's registry "
-                f"(127.0.0.1:{registry_port}); promote it with `python -m cli promote {name} "
+                f"(127.0.0.1:{registry_port}); promote it with `modelpack promote {name} "
                 "--from <ws> --to <this ws>`, which copies it here"
             )
     return errors, warnings

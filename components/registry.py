@@ -1,7 +1,7 @@
 """Registry: the workspace's own image registry (Docker Distribution on a loopback port).
 
 Package images are pushed here after they are built, and deployments run them by digest from
-here; `python -m cli promote` copies an image by digest from one workspace's registry to
+here; `modelpack promote` copies an image by digest from one workspace's registry to
 another's.
 
 The stack starts it (rather than the CLI before `up`) because it is part of what a workspace
@@ -24,9 +24,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-from image_registry import RegistrySpec, ensure_running, probe, stop
-
-from .docker_resources.progress import report
+from modelpack.image_registry import RegistrySpec, ensure_running, probe, stop
+from modelpack.targets.docker.progress import report
 
 
 def _spec(props: dict[str, Any], port_key: str) -> RegistrySpec:

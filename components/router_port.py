@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-from .docker_resources.client import engine
+from modelpack.targets.docker.client import engine
 
 HOST_IP = "127.0.0.1"
 HIGHEST_PORT = 65535

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pulumi
 
-from router.config import DEFAULT_MAX_TOKEN_LIFETIME_S
+from modelpack.router.config import DEFAULT_MAX_TOKEN_LIFETIME_S
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ class StackSettings:
     registry is first started). A workspace that receives promotions needs a fixed one."""
     promoted: dict[str, str] = field(default_factory=dict)
     """package name -> digest reference in this workspace's registry
-    (`127.0.0.1:<registryPort>/<name>@sha256:...`), written by `python -m cli promote`: those
+    (`127.0.0.1:<registryPort>/<name>@sha256:...`), written by `modelpack promote`: those
     packages are deployed from that image, not built."""
 
     def key_generations(self, endpoint: str) -> tuple[int, int]:

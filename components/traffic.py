@@ -13,18 +13,18 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from router import RouterConfig, Upstream, render_nginx_conf
-from router.config import (
+from modelpack.assets import EndpointAsset, hash_data
+from modelpack.router import RouterConfig, Upstream, render_nginx_conf
+from modelpack.router.config import (
     DEFAULT_MAX_TOKEN_LIFETIME_S,
     HEALTH_PATH,
     ROUTER_PORT,
     ROUTER_USER_ID,
 )
-from spec import EndpointAsset, hash_data
+from modelpack.targets.docker.client import engine
+from modelpack.targets.docker.progress import report
 
 from .deployment import Deployment
-from .docker_resources.client import engine
-from .docker_resources.progress import report
 from .endpoint import Endpoint
 
 RELOAD_DEADLINE_S = 30

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from spec import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
+from modelpack.assets import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
 
 from .deployment import Deployment, DeploymentArgs
 from .endpoint import Endpoint, EndpointArgs

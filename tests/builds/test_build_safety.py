@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from builds import layout_for, render_package_context
-from builds.folders import prune, publish
-from builds.server import INFERENCE_SOURCE
-from spec import load_workspace
+from modelpack.assets import load_workspace
+from modelpack.builds import layout_for, render_package_context
+from modelpack.builds.folders import prune, publish
+from modelpack.builds.server import INFERENCE_SOURCE
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "workspaces" / "example"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from builds import layout_for, render_environment_context, render_package_context
-from builds.contexts import mlflow_requirements
-from spec import load_workspace
+from modelpack.assets import load_workspace
+from modelpack.builds import layout_for, render_environment_context, render_package_context
+from modelpack.builds.contexts import mlflow_requirements
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "workspaces" / "example"
@@ -206,7 +206,7 @@ def test_custom_server_package_keeps_the_servers_own_command(tmp_path: Path) -> 
 
 
 def test_labels_go_in_one_instruction_after_the_dockerfile(tmp_path: Path) -> None:
-    from components.docker_resources.image import labelled_dockerfile
+    from modelpack.targets.docker.image import labelled_dockerfile
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY code /app\n")
     text = labelled_dockerfile(str(tmp_path), "Dockerfile", {"b.x": "2", "a.y": "$HOME é"})

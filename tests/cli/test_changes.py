@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cli.changes import changed_files, stack_folders, touched_workspaces
+from modelpack.cli.changes import changed_files, stack_folders, touched_workspaces
 
 FOLDERS = {"dev": "workspaces/example", "prod": "workspaces/example", "team": "workspaces/team"}
 
@@ -22,10 +22,17 @@ def test_asset_folder_touches_every_workspace_deploying_it() -> None:
 
 
 def test_program_changes_touch_all_and_others_none() -> None:
-    for path in ("components/package.py", "inference/app.py", "__main__.py", "pyproject.toml"):
+    for path in (
+        "components/package.py",
+        "modelpack/inference_server/app.py",
+        "__main__.py",
+        "pyproject.toml",
+    ):
         assert touched_workspaces([path], FOLDERS) == ["dev", "prod", "team"], path
     assert (
-        touched_workspaces(["README.md", "tests/cli/test_changes.py", "cli/promote.py"], FOLDERS)
+        touched_workspaces(
+            ["README.md", "tests/cli/test_changes.py", "modelpack/cli/promote.py"], FOLDERS
+        )
         == []
     )
 

@@ -12,12 +12,12 @@ import joblib
 import numpy
 import pytest
 
-from cli import keys
-from cli.endpoints import endpoint_statuses, invoke, render_statuses
-from cli.logs import replica_logs
-from cli.outputs import load_outputs
-from cli.pulumi_runner import PulumiRunner
-from cli.workspaces import Workspace
+from modelpack.cli import keys
+from modelpack.cli.endpoints import endpoint_statuses, invoke, render_statuses
+from modelpack.cli.logs import replica_logs
+from modelpack.cli.outputs import load_outputs
+from modelpack.cli.pulumi_runner import PulumiRunner
+from modelpack.cli.workspaces import Workspace
 from tests.support.project import copy_example_workspace, modelpack_stack
 from tests.support.pulumi_cli import PASSPHRASE
 

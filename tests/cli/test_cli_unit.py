@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from cli.commands import build_parser, main
-from cli.endpoints import (
+from modelpack.cli.commands import build_parser, main
+from modelpack.cli.endpoints import (
     DEPLOYMENT_HEADER,
     InvokeResult,
     invoke,
     render_statuses,
     require_success,
 )
-from cli.errors import CliError
-from cli.keys import generation_path, generation_table, next_generation
-from cli.logs import pick_replica
-from cli.outputs import parse_outputs
-from cli.pulumi_runner import PulumiRunner, drop_encryption_salt, tool_env
-from cli.workspaces import (
+from modelpack.cli.errors import CliError
+from modelpack.cli.keys import generation_path, generation_table, next_generation
+from modelpack.cli.logs import pick_replica
+from modelpack.cli.outputs import parse_outputs
+from modelpack.cli.pulumi_runner import PulumiRunner, drop_encryption_salt, tool_env
+from modelpack.cli.workspaces import (
     PASSPHRASE_FILE_ENV,
     backend_env_var,
     file_url_path,
@@ -231,7 +231,7 @@ def test_pick_replica() -> None:
 
 
 def test_render_without_endpoints_says_how_to_deploy() -> None:
-    assert "python -m cli up --workspace dev" in render_statuses("dev", [])
+    assert "modelpack up --workspace dev" in render_statuses("dev", [])
 
 
 # --- invoke against a stub endpoint -------------------------------------------------------------
@@ -293,7 +293,7 @@ def test_invoke_unreachable_endpoint_says_what_next() -> None:
     endpoint = parse_outputs("dev", RAW_OUTPUTS).endpoint("ep")
     with pytest.raises(CliError, match="could not reach") as error:
         invoke(endpoint, b"{}", "dev", timeout=2)
-    assert "python -m cli list" in (error.value.next_step or "")
+    assert "modelpack list" in (error.value.next_step or "")
 
 
 def test_require_success_hints_logs_for_a_failing_deployment() -> None:
@@ -364,7 +364,7 @@ def test_new_stack_gets_its_own_backend_and_passphrase(
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASS")}
     runner = PulumiRunner(resolve_workspace("cliunit", root=tmp_path, environ=environ), environ)
     assert not runner.stack_exists()
-    with pytest.raises(CliError, match="run `python -m cli up --workspace cliunit` first"):
+    with pytest.raises(CliError, match="run `modelpack up --workspace cliunit` first"):
         runner.outputs(show_secrets=True)
     assert runner.ensure_stack()
     captured = capsys.readouterr()

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from cli import commands, tokens
-from cli.errors import CliError
-from cli.outputs import EndpointKeys, EndpointOutputs, StackOutputs
+from modelpack.cli import commands, tokens
+from modelpack.cli.errors import CliError
+from modelpack.cli.outputs import EndpointKeys, EndpointOutputs, StackOutputs
 
 
 class FakeRunner:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.preview_summary import (
+from modelpack.cli.preview_summary import (
     changed_keys,
     deployment_changes,
     package_changes,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cli.commands import build_parser
-from cli.errors import CliError
-from cli.promote import promote, promoted_path, source_image, target_registry
-from cli.workspaces import Workspace
+from modelpack.cli.commands import build_parser
+from modelpack.cli.errors import CliError
+from modelpack.cli.promote import promote, promoted_path, source_image, target_registry
+from modelpack.cli.workspaces import Workspace
 
 DIGEST = "sha256:" + "c" * 64
 

@@ -10,10 +10,10 @@ import time
 import docker
 import pytest
 
-from cli.endpoints import invoke
-from cli.errors import CliError
-from cli.promote import PROMOTED_KEY, promote
-from image_registry import manifest_exists, parse_reference
+from modelpack.cli.endpoints import invoke
+from modelpack.cli.errors import CliError
+from modelpack.cli.promote import PROMOTED_KEY, promote
+from modelpack.image_registry import manifest_exists, parse_reference
 from tests.support.deployed import DeployedWorkspace, deployed_workspace, image_tags
 from tests.support.project import PORTABLE_PACKAGE, copy_portable_workspace
 

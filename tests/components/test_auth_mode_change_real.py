@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import tokens
+from modelpack.cli import tokens
 from tests.support.deployed import deployed_workspace
 from tests.support.endpoint_auth import ENDPOINT, TokenEndpoint, token_workspace
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli import commands, keys, tokens
+from modelpack.cli import commands, keys, tokens
 from tests.support.deployed import deployed_workspace
 from tests.support.endpoint_auth import ENDPOINT, TokenEndpoint, token_workspace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.promotion import PromotionError, check_promotions, promotion_problems
-from spec import load_workspace
+from modelpack.assets import load_workspace
 from tests.support.project import copy_example_workspace
 
 COPY = "sklearn-regression-docker-pkg"

@@ -10,8 +10,8 @@ import json
 import docker
 import pytest
 
-from cli.endpoints import invoke
-from image_registry import manifest_exists, parse_reference, probe
+from modelpack.cli.endpoints import invoke
+from modelpack.image_registry import manifest_exists, parse_reference, probe
 from tests.support.deployed import DeployedWorkspace, deployed_workspace
 from tests.support.project import PORTABLE_PACKAGE
 

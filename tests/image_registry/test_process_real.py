@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from image_registry import RegistryError, RegistrySpec, ensure_running, probe, running_pids, stop
-from image_registry.process import free_port
-from image_registry.references import parse_reference, repository_name
+from modelpack.image_registry import (
+    RegistryError,
+    RegistrySpec,
+    ensure_running,
+    probe,
+    running_pids,
+    stop,
+)
+from modelpack.image_registry.process import free_port
+from modelpack.image_registry.references import parse_reference, repository_name
 
 pytestmark = pytest.mark.real
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-SPEC_TESTS = Path(__file__).resolve().parents[1] / "spec"
+SPEC_TESTS = Path(__file__).resolve().parents[1] / "assets"
 sys.path.insert(0, str(SPEC_TESTS))  # the spec tests import their helpers by file name
 
 from spec_helpers import BASE, write_files  # noqa: E402

@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from spec import load_workspace
+from modelpack.assets import load_workspace
 from tests.support.deployed import deployed_workspace
 from tests.support.small_workspace import PACKAGE, SCORE, write_small_workspace
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.support.deployed import DeployedWorkspace, deployed_workspace
+from tests.support.project import REPO
 
 pytestmark = pytest.mark.real
 
@@ -33,7 +34,7 @@ VALUES = {
     "SPACES": "  padded\t ",
 }
 DEPLOYMENT_VALUES = {f"DEPLOYMENT_{name}": value for name, value in VALUES.items()}
-# Other versions than inference/requirements.txt pins, all with wheels for Python 3.11.
+# Other versions than the server requirements pin, all with wheels for Python 3.11.
 USER_PINS = {"uvicorn": "0.30.6", "httptools": "0.6.1", "prometheus-client": "0.20.0"}
 
 
@@ -171,7 +172,7 @@ def test_injected_server_leaves_the_users_pinned_versions_in_their_environment(
     assert {name: installed.get(name) for name in USER_PINS} == USER_PINS, freeze
     assert "uvloop" not in installed and not any("modelpack" in name for name in installed)
     # the server runs its own pins, from its own folder
-    server = Path(__file__).resolve().parents[2] / "inference" / "requirements.txt"
+    server = REPO / "modelpack" / "inference_server" / "requirements.txt"
     pins = dict(line.split("==") for line in server.read_text().split())
     listed = in_replica(
         served, "sh", "-c", "ls /opt/modelpack/lib | grep -i -E '^(uvicorn|prometheus).*dist-info'"

@@ -6,7 +6,13 @@ import dataclasses
 
 import pytest
 
-from router import RouterConfig, RouterConfigError, Upstream, render_closed_conf, render_nginx_conf
+from modelpack.router import (
+    RouterConfig,
+    RouterConfigError,
+    Upstream,
+    render_closed_conf,
+    render_nginx_conf,
+)
 
 KEYS = ["A" * 43, "B" * 43]
 CONFIG = RouterConfig(

@@ -22,10 +22,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from cli.outputs import load_outputs
-from cli.pulumi_runner import PulumiRunner
-from cli.workspaces import Workspace
-from image_registry import RegistrySpec, running_pids, stop
+from modelpack.cli.outputs import load_outputs
+from modelpack.cli.pulumi_runner import PulumiRunner
+from modelpack.cli.workspaces import Workspace
+from modelpack.image_registry import RegistrySpec, running_pids, stop
 
 from .project import copy_portable_workspace, free_port, modelpack_stack
 from .pulumi_cli import PASSPHRASE, Stack
@@ -59,7 +59,7 @@ class DeployedWorkspace:
         return RegistrySpec(self.state_dir / "registry", self.registry_port)
 
     def runner(self) -> PulumiRunner:
-        """A cli runner for this stack (as `python -m cli --workspace <name>` would be)."""
+        """A cli runner for this stack (as `modelpack --workspace <name>` would be)."""
         workspace = Workspace(
             name=self.name,
             project_dir=self.stack.project_dir,

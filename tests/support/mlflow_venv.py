@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_REQUIREMENTS = REPO / "inference" / "requirements.txt"
+SERVER_REQUIREMENTS = REPO / "modelpack" / "inference_server" / "requirements.txt"
 CACHE = Path(os.environ.get("MODELPACK_CACHE", Path.home() / ".cache" / "modelpack"))
 MLFLOW_PINS = [
     "mlflow-skinny==3.17.2",

@@ -60,7 +60,9 @@ def modelpack_stack(root: Path, name: str, workspace: Path, **config: str) -> St
     containers, networks and images of the stack."""
     project = root / "project"
     project.mkdir(parents=True)
+    # The Pulumi program is __main__.py and the components beside it (not installed).
     shutil.copy(REPO / "__main__.py", project / "__main__.py")
+    (project / "components").symlink_to(REPO / "components")
     (project / "Pulumi.yaml").write_text("name: modelpack\nruntime:\n  name: python\n")
     stack = Stack(project, root / "backend", name)
     stack.init()

@@ -1,9 +1,0 @@
-"""The inference server of model package images: serves one model over HTTP.
-
-Runs Azure ML score.py files (``init()``/``run()``) and MLflow models unchanged, with the
-routes, headers and answers of Azure ML's ``azmlinfsrv``. Start it with
-``python -m inference --entry_script score.py --model_dir model/``; the settings are
-described in ``inference.settings``.
-"""
-
-__version__ = "0.1.0"
