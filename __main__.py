@@ -6,6 +6,7 @@ import pulumi
 from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
+from modelpack import names
 from modelpack.assets import SpecError, WorkspaceError, load_workspace
 
 settings = StackSettings.from_config()
@@ -17,6 +18,7 @@ except (WorkspaceError, SpecError) as error:
 except PromotionError as error:
     raise pulumi.RunError(f"modelpack:promoted cannot be deployed:\n{error}") from None
 
+pulumi.export(names.OUTPUT_TARGET, settings.target)
 pulumi.export(
     "registry",
     {"address": graph.registry.address, "root": str(settings.registry_dir)},

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import pulumi
 
+from modelpack import names
 from modelpack.assets import DeploymentAsset
-from modelpack.targets.docker import Container, ContainerArgs
+from modelpack.targets import Target
+from modelpack.targets.base import Mount, Probe, ReplicaSet
 
 from .compute import limits_for
 from .endpoint import Endpoint
@@ -32,6 +34,7 @@ class DeploymentArgs:
     endpoint: Endpoint
     stack: str
     labels: dict[str, str]
+    target: Target
 
 
 def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
@@ -61,7 +64,7 @@ class Deployment(pulumi.ComponentResource):
     def __init__(
         self, resource_name: str, args: DeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("modelpack:index:Deployment", resource_name, None, opts)
+        super().__init__(names.DEPLOYMENT, resource_name, None, opts)
         asset, package = args.asset, args.package
         self.name = asset.name
         limits = limits_for(asset.instance_type)
@@ -78,13 +81,7 @@ class Deployment(pulumi.ComponentResource):
         mounts = []
         if package.mode == "readonly_mount":
             assert args.model is not None, "a readonly_mount package needs its registered model"
-            mounts.append(
-                {
-                    "source": args.model.store_path,
-                    "target": str(layout.model_dir),
-                    "read_only": True,
-                }
-            )
+            mounts.append(Mount(source=args.model.store_path, target=str(layout.model_dir)))
         if package.server_type == "azureml_online":
             env.update(_server_env(asset, limits.cpus))
             readiness_path = "/readyz"
@@ -95,40 +92,29 @@ class Deployment(pulumi.ComponentResource):
         ready_timeout_s = probe.initial_delay + probe.period * probe.failure_threshold
         labels = {
             **args.labels,
-            "modelpack.endpoint": asset.endpoint_name,
-            "modelpack.deployment": asset.name,
-            "modelpack.role": "replica",
+            names.LABEL_ENDPOINT: asset.endpoint_name,
+            names.LABEL_DEPLOYMENT: asset.name,
+            names.LABEL_ROLE: names.ROLE_REPLICA,
         }
-        replicas = []
-        for index in range(asset.instance_count):
-            replicas.append(
-                Container(
-                    f"{resource_name}-{index}",
-                    ContainerArgs(
-                        name=f"mp-{args.stack}-{asset.endpoint_name}-{asset.name}-{index}",
-                        image=package.digest,
-                        env=env,
-                        labels={**labels, "modelpack.replica": str(index)},
-                        network=args.endpoint.network,
-                        mounts=mounts,
-                        cpus=limits.cpus,
-                        memory_mb=limits.memory_mb,
-                        readiness={
-                            "port": layout.port,
-                            "path": readiness_path,
-                            "timeout_s": probe.timeout,
-                        },
-                        ready_timeout_s=ready_timeout_s,
-                        stop_grace_s=max(
-                            10,
-                            math.ceil((asset.request_settings.request_timeout_ms or 5000) / 1000)
-                            + 2,
-                        ),
-                    ),
-                    pulumi.ResourceOptions(parent=self),
-                )
-            )
-        port = layout.port
-        self.replica_names = pulumi.Output.all(*[r.container_name for r in replicas])
-        self.servers = self.replica_names.apply(lambda names: [f"{n}:{port}" for n in names])
+        request_timeout_s = (asset.request_settings.request_timeout_ms or 5000) / 1000
+        replicas = args.target.replicas(
+            resource_name,
+            ReplicaSet(
+                name=f"mp-{args.stack}-{asset.endpoint_name}-{asset.name}",
+                image=package.digest,
+                count=asset.instance_count,
+                env=env,
+                labels=labels,
+                network=args.endpoint.network,
+                mounts=mounts,
+                cpus=limits.cpus,
+                memory_mb=limits.memory_mb,
+                readiness=Probe(port=layout.port, path=readiness_path, timeout_s=probe.timeout),
+                ready_timeout_s=ready_timeout_s,
+                stop_grace_s=max(10, math.ceil(request_timeout_s) + 2),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.replica_names = replicas.names
+        self.servers = replicas.servers
         self.register_outputs({"servers": self.servers, "replica_names": self.replica_names})

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pulumi
 
+from modelpack import names
 from modelpack.assets import EnvironmentAsset, SpecError, Workspace, WorkspaceError
 from modelpack.builds import render_environment_context
-from modelpack.targets.docker import Image, ImageArgs
-
-from .base_images import BaseImageError, python_matches, python_version
+from modelpack.targets import Target
+from modelpack.targets.base import BaseImageError, ImageBuild
 
 
 @dataclass
@@ -20,16 +20,30 @@ class EnvironmentArgs:
     """None for an MLflow model's own environment (then `mlflow_model` is its folder)."""
     build_dir: Path
     image_prefix: str
+    target: Target
     mlflow_model: Path | None = None
 
 
-def check_python(asset: EnvironmentAsset) -> None:
+def python_matches(wanted: str, actual: str) -> bool:
+    """Does a conda `python=` spec (``3.11``, ``3.11.2``, ``>=3.9``) accept `actual`?"""
+    wanted = wanted.strip()
+    if wanted[0].isdigit():
+        return actual == wanted or actual.startswith(wanted.rstrip(".*") + ".")
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return actual in SpecifierSet(wanted)
+    except InvalidSpecifier:
+        return False
+
+
+def check_python(asset: EnvironmentAsset, target: Target) -> None:
     """The conda file's `python=` must be the base image's Python: pip cannot change it."""
     wanted = asset.requirements.python
     if not wanted:
         return
     try:
-        actual = python_version(asset.image)
+        actual = target.python_version(asset.image)
     except BaseImageError as error:
         raise SpecError(asset.file, "image", str(error)) from None
     if not python_matches(wanted, actual):
@@ -42,7 +56,7 @@ def check_python(asset: EnvironmentAsset) -> None:
         )
 
 
-def check_environments(workspace: Workspace, skip: set[str] | None = None) -> None:
+def check_environments(workspace: Workspace, target: Target, skip: set[str] | None = None) -> None:
     """The checks that need the base images, for every environment a package is built on
     (packages named in `skip`, promoted ones, are not built here).
     Run before any resource is declared: a failing check then creates nothing (a check inside
@@ -57,7 +71,7 @@ def check_environments(workspace: Workspace, skip: set[str] | None = None) -> No
             continue
         checked.add(id(asset))
         try:
-            check_python(asset)
+            check_python(asset, target)
         except SpecError as error:
             errors.append(error)
     if errors:
@@ -72,16 +86,16 @@ class Environment(pulumi.ComponentResource):
     def __init__(
         self, resource_name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("modelpack:index:Environment", resource_name, None, opts)
+        super().__init__(names.ENVIRONMENT, resource_name, None, opts)
         if args.asset is not None:
-            check_python(args.asset)
+            check_python(args.asset, args.target)
         context = render_environment_context(
             args.asset, args.build_dir, mlflow_model=args.mlflow_model
         )
         content_hash = context.hashes["environment"]
-        image = Image(
+        image = args.target.image(
             f"{resource_name}-image",
-            ImageArgs(
+            ImageBuild(
                 tag=f"{args.image_prefix}:{content_hash[:12]}",
                 context=str(context.folder),
                 labels=context.labels,

@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
+from modelpack import names
 from modelpack.assets import ModelAsset, next_version
 
 HASH_FILE = ".modelpack-hash"
@@ -144,7 +145,7 @@ class Model(pulumi.ComponentResource):
     def __init__(
         self, resource_name: str, args: ModelArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("modelpack:index:Model", resource_name, None, opts)
+        super().__init__(names.MODEL, resource_name, None, opts)
         asset = args.asset
         self.name = asset.name
         self.version = version_for(asset, args.store)

@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pulumi
 
+from modelpack import names
 from modelpack.assets import PackageAsset, Route
 from modelpack.builds import ContainerLayout, layout_for, render_package_context, server_version
 from modelpack.image_registry import repository_name
-from modelpack.targets.docker import (
-    Image,
-    ImageArgs,
-    PulledImage,
-    PulledImageArgs,
-    RegistryImage,
-    RegistryImageArgs,
-)
+from modelpack.targets import Target
+from modelpack.targets.base import ImageBuild, ImagePush
 
 from .environment import Environment
 from .model import Model
@@ -54,6 +49,7 @@ class ModelPackageArgs:
     image_prefix: str
     registry: Registry
     """The workspace's registry: built images are pushed there, promoted ones pulled from it."""
+    target: Target
     base_image: str | None = None
     """For custom servers: the server's image when there is no environment to build."""
     promoted: str | None = None
@@ -80,7 +76,7 @@ class ModelPackage(pulumi.ComponentResource):
     def __init__(
         self, resource_name: str, args: ModelPackageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("modelpack:index:ModelPackage", resource_name, None, opts)
+        super().__init__(names.MODEL_PACKAGE, resource_name, None, opts)
         asset = args.asset
         self.mode = asset.mode
         self.server_type = asset.server_type
@@ -140,9 +136,9 @@ class ModelPackage(pulumi.ComponentResource):
             self.hashes["server"] = server_version()
         self.tag = f"{args.image_prefix}:{asset.content_hash[:12]}"
         child = pulumi.ResourceOptions(parent=self)
-        image = Image(
+        image = args.target.image(
             f"{resource_name}-image",
-            ImageArgs(
+            ImageBuild(
                 tag=self.tag,
                 context=rendered["context"],
                 build_args=rendered["build_args"],
@@ -152,9 +148,9 @@ class ModelPackage(pulumi.ComponentResource):
             child,
         )
         repository = repository_name(asset.name)
-        pushed = RegistryImage(
+        self.digest = args.target.push(
             f"{resource_name}-push",
-            RegistryImageArgs(
+            ImagePush(
                 image_id=image.image_id,
                 repository=pulumi.Output.concat(args.registry.known_address, "/", repository),
                 tag=asset.content_hash[:12],
@@ -163,7 +159,6 @@ class ModelPackage(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[args.registry]),
         )
         self.image_id = image.image_id
-        self.digest = pushed.repo_digest
         self.size_bytes = image.size_bytes
 
     def _pull(self, resource_name: str, args: ModelPackageArgs, reference: str) -> None:
@@ -172,13 +167,14 @@ class ModelPackage(pulumi.ComponentResource):
         asset = args.asset
         self.layout = layout_for(asset, PROMOTED_MODEL_VERSION)
         self.tag = reference
-        pulled = PulledImage(
+        pulled = args.target.pull(
             f"{resource_name}-promoted",
-            PulledImageArgs(reference=reference, registry=args.registry.spec),
+            reference,
+            args.registry.spec,
             pulumi.ResourceOptions(parent=self, depends_on=[args.registry]),
         )
         self.image_id = pulled.image_id
-        self.digest = pulled.id  # the reference, once it is pulled
+        self.digest = pulled.reference
         self.hashes = pulled.labels.apply(hashes_from_labels)
 
         def compare(labels: dict[str, str]) -> None:

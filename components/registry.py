@@ -25,7 +25,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, probe, stop
-from modelpack.targets.docker.progress import report
+from modelpack.providers.progress import report
 
 
 def _spec(props: dict[str, Any], port_key: str) -> RegistrySpec:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pulumi
 
-from modelpack.router.config import DEFAULT_MAX_TOKEN_LIFETIME_S
+from modelpack import names
+from modelpack.targets import TARGETS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class StackSettings:
     stack: str
+    target: str
+    """Where deployments run: a name of modelpack.targets.TARGETS (`modelpack:target`)."""
     workspace: Path
     """The folder of YAML assets this stack deploys."""
     state_dir: Path
@@ -26,7 +29,7 @@ class StackSettings:
     """endpoint -> {"primary": n, "secondary": m}: raising a number regenerates that key."""
     max_body_bytes: int
     """Request bodies above this are refused by the router with 413."""
-    max_token_lifetime_s: int = DEFAULT_MAX_TOKEN_LIFETIME_S
+    max_token_lifetime_s: int = names.DEFAULT_MAX_TOKEN_LIFETIME_S
     """aml_token endpoints refuse a token expiring further than this in the future."""
     registry_port: int = 0
     """The loopback port of this workspace's image registry (0: any free port, picked when the
@@ -58,31 +61,39 @@ class StackSettings:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"modelpack.stack": self.stack, "modelpack.project": pulumi.get_project()}
+        return {names.LABEL_STACK: self.stack, names.LABEL_PROJECT: pulumi.get_project()}
 
     @classmethod
     def from_config(cls) -> StackSettings:
-        config = pulumi.Config("modelpack")
-        max_token_lifetime_s = config.get_int("maxTokenLifetimeSeconds")
+        config = pulumi.Config(names.CONFIG_NAMESPACE)
+        stack = pulumi.get_stack()
+        max_token_lifetime_s = config.get_int(names.CONFIG_MAX_TOKEN_LIFETIME)
         if max_token_lifetime_s is not None and max_token_lifetime_s <= 0:
             raise pulumi.RunError(
-                f"stack config of {pulumi.get_stack()}: modelpack:maxTokenLifetimeSeconds: "
+                f"stack config of {stack}: {names.config_key(names.CONFIG_MAX_TOKEN_LIFETIME)}: "
                 f"must be a positive number of seconds (got {max_token_lifetime_s})"
             )
-        stack = pulumi.get_stack()
-        workspace = Path(config.get("workspace") or "workspaces/example")
-        state_dir = Path(config.get("stateDir") or PROJECT_ROOT / ".state" / stack)
+        target = config.get(names.CONFIG_TARGET) or names.DEFAULT_TARGET
+        if target not in TARGETS:
+            raise pulumi.RunError(
+                f"stack config of {stack}: {names.config_key(names.CONFIG_TARGET)}: must be one "
+                f"of {', '.join(sorted(TARGETS))} (got {target!r})"
+            )
+        workspace = Path(config.get(names.CONFIG_WORKSPACE) or names.DEFAULT_WORKSPACE_FOLDER)
+        state_dir = Path(config.get(names.CONFIG_STATE_DIR) or PROJECT_ROOT / ".state" / stack)
         return cls(
             stack=stack,
+            target=target,
             workspace=workspace if workspace.is_absolute() else PROJECT_ROOT / workspace,
             state_dir=state_dir if state_dir.is_absolute() else PROJECT_ROOT / state_dir,
-            router_port=config.get_int("routerPort") or 0,
-            key_generation_table=config.get_object("keyGenerations") or {},
-            max_body_bytes=config.get_int("maxRequestBodyBytes") or 100 * 1024 * 1024,
-            max_token_lifetime_s=max_token_lifetime_s or DEFAULT_MAX_TOKEN_LIFETIME_S,
-            registry_port=config.get_int("registryPort") or 0,
+            router_port=config.get_int(names.CONFIG_ROUTER_PORT) or 0,
+            key_generation_table=config.get_object(names.CONFIG_KEY_GENERATIONS) or {},
+            max_body_bytes=config.get_int(names.CONFIG_MAX_BODY_BYTES)
+            or names.DEFAULT_MAX_BODY_BYTES,
+            max_token_lifetime_s=max_token_lifetime_s or names.DEFAULT_MAX_TOKEN_LIFETIME_S,
+            registry_port=config.get_int(names.CONFIG_REGISTRY_PORT) or 0,
             promoted={
                 str(name): str(reference)
-                for name, reference in (config.get_object("promoted") or {}).items()
+                for name, reference in (config.get_object(names.CONFIG_PROMOTED) or {}).items()
             },
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from modelpack.assets import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
+from modelpack.targets import Target, load_target
 
 from .deployment import Deployment, DeploymentArgs
 from .endpoint import Endpoint, EndpointArgs
@@ -32,6 +33,7 @@ def _key(asset: ModelAsset | EnvironmentAsset) -> str:
 @dataclass
 class WorkspaceGraph:
     settings: StackSettings
+    target: Target
     registry: Registry
     models: dict[str, Model] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
@@ -66,6 +68,7 @@ class WorkspaceGraph:
                     asset=asset,
                     build_dir=self.settings.build_dir / "environments" / name,
                     image_prefix=self.settings.image_prefix("env", name),
+                    target=self.target,
                     mlflow_model=mlflow_model,
                 ),
             )
@@ -84,6 +87,7 @@ class WorkspaceGraph:
                     build_dir=self.settings.build_dir / "packages" / asset.name,
                     image_prefix=self.settings.image_prefix("pkg", asset.name),
                     registry=self.registry,
+                    target=self.target,
                     base_image=asset.base_environment.image if asset.base_environment else None,
                     promoted=promoted,
                 ),
@@ -100,9 +104,10 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
     workspace or its promoted table cannot be deployed."""
     for warning in check_promotions(workspace.packages, settings.promoted, settings.registry_port):
         pulumi.log.warn(warning)
-    check_environments(workspace, skip=set(settings.promoted))
+    target = load_target(settings.target)
+    check_environments(workspace, target, skip=set(settings.promoted))
     graph = WorkspaceGraph(
-        settings, Registry("registry", settings.registry_dir, settings.registry_port)
+        settings, target, Registry("registry", settings.registry_dir, settings.registry_port)
     )
     for package in workspace.packages:
         graph.package(package)
@@ -113,6 +118,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                 asset=endpoint_asset,
                 stack=settings.stack,
                 state_dir=settings.state_dir,
+                target=target,
                 router_port=settings.router_port,
                 # Only taken when the endpoint is created and no other endpoint has it: the
                 # endpoints of a first `up` count up from routerPort in name order.
@@ -134,6 +140,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                     endpoint=endpoint,
                     stack=settings.stack,
                     labels=settings.labels,
+                    target=target,
                 ),
             )
         graph.deployments[endpoint_asset.name] = deployments
@@ -143,6 +150,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
                 asset=endpoint_asset,
                 endpoint=endpoint,
                 deployments=list(deployments.values()),
+                target=target,
                 max_body_bytes=settings.max_body_bytes,
                 max_token_lifetime_s=settings.max_token_lifetime_s,
             ),

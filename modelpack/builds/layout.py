@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from modelpack.assets import PackageAsset
+from modelpack.names import SERVER_PORT
 
 APP_ROOT = PurePosixPath("/var/azureml-app")
 ENV_DIR = PurePosixPath("/opt/env")
 SERVER_DIR = PurePosixPath("/opt/modelpack")
-SERVER_PORT = 5001
 USER_ID = 1000
 
 

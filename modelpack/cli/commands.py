@@ -29,7 +29,6 @@ from pathlib import Path
 from . import keys as keys_verbs
 from . import tokens
 from .changes import changed_files, stack_folders, touched_workspaces
-from .containers import engine
 from .endpoints import (
     endpoint_key,
     endpoint_statuses,
@@ -239,8 +238,9 @@ def _keys_regenerate(args: argparse.Namespace, runner: PulumiRunner) -> int:
 
 
 def _logs(args: argparse.Namespace, runner: PulumiRunner) -> int:
+    outputs = load_outputs(runner)
     found = replica_logs(
-        load_outputs(runner), engine(), args.name, args.deployment_name, args.instance, args.lines
+        outputs, outputs.runtime(), args.name, args.deployment_name, args.instance, args.lines
     )
     for line in found.lines:
         print(line)
@@ -253,7 +253,8 @@ def _logs(args: argparse.Namespace, runner: PulumiRunner) -> int:
 
 
 def _list(args: argparse.Namespace, runner: PulumiRunner) -> int:
-    statuses = endpoint_statuses(load_outputs(runner), engine())
+    outputs = load_outputs(runner)
+    statuses = endpoint_statuses(outputs, outputs.runtime())
     if args.json:
         print(json.dumps([status.as_dict() for status in statuses], indent=2))
     else:

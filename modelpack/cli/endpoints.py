@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
+from modelpack import names
+from modelpack.targets.base import Runtime, WorkloadState
 
 from . import tokens
-from .containers import ContainerState, by_name, labelled
 from .errors import CliError
 from .outputs import EndpointOutputs, StackOutputs
 
@@ -151,15 +151,15 @@ def read_request_file(path: Path) -> bytes:
 class ReplicaStatus:
     deployment: str
     instance: int
-    container: ContainerState
+    container: WorkloadState
 
 
 @dataclass(frozen=True)
 class EndpointStatus:
     endpoint: EndpointOutputs
-    router: ContainerState
+    router: WorkloadState
     replicas: list[ReplicaStatus]
-    strays: list[ContainerState] = field(default_factory=list)
+    strays: list[WorkloadState] = field(default_factory=list)
     """Replica containers labelled with this stack and endpoint that the stack does not track."""
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,22 +182,20 @@ class EndpointStatus:
         }
 
 
-def endpoint_statuses(outputs: StackOutputs, client: docker.DockerClient) -> list[EndpointStatus]:
+def endpoint_statuses(outputs: StackOutputs, runtime: Runtime) -> list[EndpointStatus]:
     statuses = []
     for name, endpoint in sorted(outputs.endpoints.items()):
-        routers = labelled(client, stack=outputs.workspace, endpoint=name, role="router")
-        router = ContainerState.of(routers[0] if routers else None, f"{name} router")
+        routers = runtime.labelled(outputs.workspace, name, names.ROLE_ROUTER)
+        router = routers[0] if routers else WorkloadState(f"{name} router", "missing")
         replicas, tracked = [], set()
-        for deployment, names in sorted(endpoint.deployments.items()):
-            for index, container_name in enumerate(names):
-                tracked.add(container_name)
-                state = ContainerState.of(by_name(client, container_name), container_name)
-                replicas.append(ReplicaStatus(deployment, index, state))
-        labelled_replicas = labelled(client, stack=outputs.workspace, endpoint=name, role="replica")
+        for deployment, replica_names in sorted(endpoint.deployments.items()):
+            for index, replica_name in enumerate(replica_names):
+                tracked.add(replica_name)
+                replicas.append(ReplicaStatus(deployment, index, runtime.state(replica_name)))
         strays = [
-            ContainerState.of(container, container.name or "")
-            for container in labelled_replicas
-            if container.name not in tracked
+            state
+            for state in runtime.labelled(outputs.workspace, name, names.ROLE_REPLICA)
+            if state.name not in tracked
         ]
         statuses.append(EndpointStatus(endpoint, router, replicas, strays))
     return statuses

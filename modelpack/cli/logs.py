@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import docker
+from modelpack.targets.base import Runtime
 
-from .containers import by_name
 from .errors import CliError
 from .outputs import StackOutputs
 
@@ -41,7 +40,7 @@ def pick_replica(replicas: list[str], instance: str | None) -> tuple[int, str]:
 
 def replica_logs(
     outputs: StackOutputs,
-    client: docker.DockerClient,
+    runtime: Runtime,
     endpoint: str,
     deployment: str,
     instance: str | None = None,
@@ -49,14 +48,12 @@ def replica_logs(
 ) -> ReplicaLogs:
     replicas = outputs.endpoint(endpoint).deployment(deployment, outputs.workspace)
     index, name = pick_replica(replicas, instance)
-    container = by_name(client, name)
-    if container is None:
+    text = runtime.logs(name, lines)
+    if text is None:
         raise CliError(
             f"replica container {name} of {endpoint}/{deployment} does not exist",
             f"run `modelpack up --workspace {outputs.workspace}` to recreate it",
         )
-    raw = container.logs(stdout=True, stderr=True, tail=max(lines, 0))
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     return ReplicaLogs(
         container=name,
         instance=index,

@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .containers import engine
 from .endpoints import InvokeResult, invoke, read_request_file, require_success
 from .errors import CliError, report
-from .outputs import EndpointOutputs, load_outputs
+from .outputs import EndpointOutputs, load_outputs, open_runtime
 from .pulumi_runner import PulumiRunner
 from .workspaces import project_root, resolve_workspace
 
@@ -88,7 +87,8 @@ def run(workspace_name: str = "dev", request_file: Path = SAMPLE_REQUEST) -> int
     with step(1, "example model"):
         ensure_model()
     with step(2, f"pulumi up, workspace {workspace_name}"):
-        engine()  # a clear message now rather than a provider error in the middle of up
+        # A clear message now rather than a provider error in the middle of up.
+        open_runtime(runner.target())
         runner.lifecycle("up")
     with step(3, "stack outputs"):
         outputs = load_outputs(runner, show_secrets=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelpack import names
+from modelpack.targets import TARGETS, load_target
+from modelpack.targets.base import Runtime, TargetUnavailable
+
 from .errors import CliError
 from .pulumi_runner import PulumiRunner
 
@@ -45,6 +49,12 @@ class EndpointOutputs:
 class StackOutputs:
     workspace: str
     endpoints: dict[str, EndpointOutputs] = field(default_factory=dict)
+    target: str = names.DEFAULT_TARGET
+    """Where the stack runs (`modelpack:target`)."""
+
+    def runtime(self) -> Runtime:
+        """A connection to where the stack runs."""
+        return open_runtime(self.target)
 
     def endpoint(self, name: str) -> EndpointOutputs:
         if name not in self.endpoints:
@@ -81,7 +91,20 @@ def parse_outputs(workspace: str, raw: dict[str, Any]) -> StackOutputs:
             },
             keys=EndpointKeys(keys["primary"], keys["secondary"]) if keys else None,
         )
-    return StackOutputs(workspace=workspace, endpoints=endpoints)
+    target = str(raw.get(names.OUTPUT_TARGET) or names.DEFAULT_TARGET)
+    return StackOutputs(workspace=workspace, endpoints=endpoints, target=target)
+
+
+def open_runtime(target: str) -> Runtime:
+    if target not in TARGETS:
+        raise CliError(
+            f"the stack runs on target {target!r}, which this modelpack does not know",
+            f"install a modelpack that has it (targets: {', '.join(sorted(TARGETS))})",
+        )
+    try:
+        return load_target(target).runtime()
+    except TargetUnavailable as error:
+        raise CliError(str(error), "start it, then try again") from None
 
 
 def load_outputs(runner: PulumiRunner, show_secrets: bool = False) -> StackOutputs:

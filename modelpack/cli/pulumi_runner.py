@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
+
+from modelpack import names
+
 from .errors import CliError
 from .workspaces import (
     PASSPHRASE_ENV,
@@ -304,6 +308,14 @@ class PulumiRunner:
     def config(self) -> dict[str, Any]:
         """The stack's configuration: {key: {value, objectValue?, secret}}."""
         return json.loads(self.capture("config", "--json").stdout or "{}")
+
+    def target(self) -> str:
+        """`modelpack:target` of the stack file (the default target when it sets none)."""
+        path = self.workspace.stack_config_file
+        document = yaml.safe_load(path.read_text()) if path.exists() else None
+        config = document.get("config") if isinstance(document, dict) else None
+        key = names.config_key(names.CONFIG_TARGET)
+        return str((config or {}).get(key) or names.DEFAULT_TARGET)
 
     def set_config_int(self, path: str, value: int) -> None:
         self.capture("config", "set", "--path", path, str(value), "--type", "int")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from modelpack.router.config import DEFAULT_MAX_TOKEN_LIFETIME_S
+from modelpack.names import DEFAULT_MAX_TOKEN_LIFETIME_S
 
 from .errors import CliError
 

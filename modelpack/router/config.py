@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from modelpack.names import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_LIFETIME_S
+
 ROUTER_PORT = 8080
 ROUTER_USER_ID = 65534
 """The router image runs nginx as this user (see image/Dockerfile)."""
 HEALTH_PATH = "/-/router-health"
 AUTH_MODES = ("key", "aml_token")
-DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 3600
 
 # Everything rendered into nginx.conf from outside this module must match one of these in
 # full: nginx has no escaping that survives every context (quoted strings, locations, maps).
@@ -54,7 +55,7 @@ class RouterConfig:
     signed with a key (see router/image/token.js) are."""
     max_token_lifetime_s: int = DEFAULT_MAX_TOKEN_LIFETIME_S
     """aml_token: a token expiring further than this in the future is refused."""
-    max_body_bytes: int = 100 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     request_timeout_s: float = 90.0
     version: str = ""
     """Answered on the health path, so a reload can be seen to have taken effect."""
@@ -135,6 +136,15 @@ def _split_clients(variable: str, weights: dict[str, int], rest: str, salt: str 
     return lines
 
 
+def _nginx_time(seconds: float) -> str:
+    """An nginx time value: nginx takes no fractions (`2.5s` is refused), so a duration that
+    is not whole seconds is written in milliseconds."""
+    milliseconds = round(seconds * 1000)
+    if milliseconds % 1000 == 0:
+        return f"{milliseconds // 1000}s"
+    return f"{milliseconds}ms"
+
+
 def render_nginx_conf(config: RouterConfig) -> str:
     """nginx.conf for `config`; raises RouterConfigError rather than render an unsafe one."""
     check_config(config)
@@ -209,7 +219,7 @@ def render_nginx_conf(config: RouterConfig) -> str:
         variable = f"$mirror_{_upstream_name(name)}"
         lines += _split_clients(variable, {"yes": percent}, "no", salt=f"mirror-{name}-")
 
-    timeout = f"{config.request_timeout_s:g}s"
+    timeout = _nginx_time(config.request_timeout_s)
     lines += [
         "    server {",
         f"        listen {ROUTER_PORT} reuseport backlog=4096;",

@@ -63,7 +63,8 @@ def test_cli_verbs_against_a_deployed_example(tmp_path: Path) -> None:
             assert answer.json() == pytest.approx(expected, abs=1e-6)
 
         # list: both deployments with running replicas
-        (status,) = endpoint_statuses(load_outputs(runner), client)
+        assert outputs.target == "docker"
+        (status,) = endpoint_statuses(load_outputs(runner), outputs.runtime())
         assert status.router.state == "running"
         assert {r.deployment for r in status.replicas} == {"blue", "green"}
         assert all(r.container.state == "running" for r in status.replicas)
@@ -71,7 +72,7 @@ def test_cli_verbs_against_a_deployed_example(tmp_path: Path) -> None:
         assert "blue" in text and "green" in text and endpoint.scoring_uri in text
 
         # logs: the blue replica scored the requests above
-        logs = replica_logs(outputs, client, ENDPOINT, "blue", lines=50)
+        logs = replica_logs(outputs, outputs.runtime(), ENDPOINT, "blue", lines=50)
         assert logs.lines and len(logs.lines) <= 50
         assert logs.container == endpoint.deployments["blue"][0]
         assert any("score" in line for line in logs.lines)

@@ -33,9 +33,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack.providers.progress import report
+
 from .client import engine, replace_on_change
 from .live import BROKEN_STATES, STARTABLE_STATES, live_inputs
-from .progress import report
 
 NANO = 1_000_000_000
 LOG_LINES_ON_FAILURE = 30

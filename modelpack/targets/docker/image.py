@@ -25,8 +25,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack.providers.progress import report
+
 from .client import engine, replace_on_change, untag
-from .progress import report
 
 # A change to any of these builds a new image; `hashes` is a map of named content hashes
 # (code, model, environment, server) so that `pulumi preview --diff` names the one that moved.

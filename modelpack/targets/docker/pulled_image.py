@@ -11,9 +11,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, manifest_exists, parse_reference
+from modelpack.providers.progress import report
 
 from .client import engine, replace_on_change
-from .progress import report
 
 
 class ImagePullError(Exception):

@@ -19,9 +19,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, manifest_exists
+from modelpack.providers.progress import report
 
 from .client import engine, replace_on_change, untag
-from .progress import report
 
 REPLACE_ON = ["image_id", "repository", "tag", "registry"]
 

@@ -32,13 +32,19 @@ def test_up_preview_destroy_drives_a_real_container(tmp_path: Path) -> None:
     try:
         up = stack.up()
         # The engine and plugins the tests use: the CLI built by the set-up step, and our
-        # language host and dynamic-provider plugin, found on PATH (ambient plugins).
+        # language host and dynamic-provider plugin, found on PATH (ambient plugins): the
+        # console scripts of the installed package, in the virtualenv's bin/.
         assert subprocess.run(["pulumi", "version"], capture_output=True, text=True).stdout == (
             "v3.274.1\n"
         )
         venv_bin = Path(sys.executable).parent
-        for plugin in ("pulumi-language-python", "pulumi-resource-pulumi-python"):
+        plugins = {
+            "pulumi-language-python": "modelpack.language_host",
+            "pulumi-resource-pulumi-python": "modelpack.dynamic_plugin",
+        }
+        for plugin, module in plugins.items():
             assert f"using {plugin} from $PATH at {venv_bin / plugin}" in up.stdout + up.stderr
+            assert f"from {module} import main" in (venv_bin / plugin).read_text()
         outputs = stack.outputs()
         container = client.containers.get(outputs["container_id"])
         assert container.status == "running"

@@ -6,7 +6,7 @@ import socket
 import threading
 from pathlib import Path
 
-from components.router_port import choose_port, locked_table
+from modelpack.targets.docker.router_port import choose_port, locked_table
 
 
 def test_the_router_port_of_an_existing_router_is_adopted() -> None:

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import docker.errors
 
-from modelpack.targets.docker.client import engine
-
-
-class BaseImageError(Exception):
-    pass
+from ..base import BaseImageError
+from .client import engine
 
 
 def _known_versions_file() -> Path:
@@ -67,16 +64,3 @@ def python_version(image: str) -> str:
     version = output.decode().strip()
     _remember_version(image_id, version)
     return version
-
-
-def python_matches(wanted: str, actual: str) -> bool:
-    """Does a conda `python=` spec (``3.11``, ``3.11.2``, ``>=3.9``) accept `actual`?"""
-    wanted = wanted.strip()
-    if wanted[0].isdigit():
-        return actual == wanted or actual.startswith(wanted.rstrip(".*") + ".")
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        return actual in SpecifierSet(wanted)
-    except InvalidSpecifier:
-        return False

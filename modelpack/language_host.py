@@ -1,17 +1,19 @@
-"""A Pulumi language host for Python programs, served from the project's own virtualenv.
+"""`pulumi-language-python`: a Pulumi language host for Python programs, run by the
+interpreter modelpack is installed in.
 
 Why this exists: the Pulumi CLI runs a Python program through a separate plugin,
 `pulumi-language-python`, normally built from the Go module
 `github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3`. The Go module proxy
 reachable from our machines refuses every version of that module (HTTP 403 "This module
-version is not available"; see README, "Setup"), so the set-up step installs this host
-instead, under the same plugin name.
+version is not available"; see README, "Setup"), so this package provides a host under the
+same plugin name: a console script of the package (pyproject.toml, `[project.scripts]`), so
+`pip install` of modelpack puts it next to the `modelpack` command, on PATH with it.
 
 It speaks the real LanguageRuntime gRPC protocol and runs the program with the Python SDK's
 own runtime: `pulumi.automation._server.LanguageServer`, the servicer the SDK uses for inline
 Automation API programs. The program (`__main__.py`, or Pulumi.yaml's `main`) runs in this
-process, whose interpreter is the project's virtualenv, so dependencies are whatever the
-set-up step installed there.
+process, whose interpreter is the virtualenv modelpack is installed in, so dependencies are
+whatever was installed there (Pulumi.yaml's `virtualenv` option is not read).
 
 The CLI starts plugins as `pulumi-language-python [flags] <engine address>` and reads the
 port the host listens on from its first line of standard output.
@@ -53,7 +55,8 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version="3.0.0")
 
     def GetRequiredPlugins(self, request, context):
-        # Every plugin the programs here use is on PATH (built by the set-up step).
+        # Every plugin the programs here use is on PATH (the CLI built by the set-up step,
+        # the dynamic-provider plugin installed with this package).
         return language_pb2.GetRequiredPluginsResponse()
 
     def GetRequiredPackages(self, request, context):
@@ -64,7 +67,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.AboutResponse(executable=sys.executable, version=version)
 
     def InstallDependencies(self, request, context):
-        # Dependencies are installed by the set-up step into this interpreter's venv.
+        # Dependencies are whatever is installed in this interpreter's virtualenv.
         return iter(())
 
     def GetProgramDependencies(self, request, context):
@@ -99,6 +102,8 @@ def engine_address(argv: list[str]) -> str:
 
 
 def main() -> None:
+    # As `python -u` would: the program's own prints reach the CLI line by line.
+    sys.stdout.reconfigure(line_buffering=True)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
         options=[

@@ -1,0 +1,53 @@
+"""Names shared by the Pulumi program and the `modelpack` command: type tokens, labels, stack
+config keys and defaults. One home for each, so the two never disagree."""
+
+from __future__ import annotations
+
+# --- component type tokens -------------------------------------------------------------------
+TOKEN_PREFIX = "modelpack:index:"
+MODEL = TOKEN_PREFIX + "Model"
+ENVIRONMENT = TOKEN_PREFIX + "Environment"
+MODEL_PACKAGE = TOKEN_PREFIX + "ModelPackage"
+ENDPOINT = TOKEN_PREFIX + "Endpoint"
+DEPLOYMENT = TOKEN_PREFIX + "Deployment"
+TRAFFIC = TOKEN_PREFIX + "Traffic"
+
+# --- labels on everything a stack runs -------------------------------------------------------
+LABEL_STACK = "modelpack.stack"
+LABEL_PROJECT = "modelpack.project"
+LABEL_ENDPOINT = "modelpack.endpoint"
+LABEL_DEPLOYMENT = "modelpack.deployment"
+LABEL_ROLE = "modelpack.role"
+"""`router` or `replica`."""
+LABEL_REPLICA = "modelpack.replica"
+"""The replica's index in its deployment."""
+ROLE_ROUTER = "router"
+ROLE_REPLICA = "replica"
+
+# --- stack config (`modelpack:<key>` in stacks/Pulumi.<ws>.yaml) -----------------------------
+CONFIG_NAMESPACE = "modelpack"
+CONFIG_TARGET = "target"
+CONFIG_WORKSPACE = "workspace"
+CONFIG_STATE_DIR = "stateDir"
+CONFIG_ROUTER_PORT = "routerPort"
+CONFIG_REGISTRY_PORT = "registryPort"
+CONFIG_KEY_GENERATIONS = "keyGenerations"
+CONFIG_MAX_BODY_BYTES = "maxRequestBodyBytes"
+CONFIG_MAX_TOKEN_LIFETIME = "maxTokenLifetimeSeconds"
+CONFIG_PROMOTED = "promoted"
+
+# --- defaults --------------------------------------------------------------------------------
+DEFAULT_TARGET = "docker"
+DEFAULT_WORKSPACE_FOLDER = "workspaces/example"
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 60 * 60
+SERVER_PORT = 5001
+"""The injected server's port inside a replica (azmlinfsrv's)."""
+
+# --- stack outputs the command reads ---------------------------------------------------------
+OUTPUT_TARGET = "target"
+
+
+def config_key(key: str) -> str:
+    """`modelpack:<key>`, as written in a stack file."""
+    return f"{CONFIG_NAMESPACE}:{key}"

@@ -1,0 +1,89 @@
+"""Applying a traffic table to a live router: the configuration is written beside the live
+one, tested inside the router (`nginx -t`), swapped in and applied with a graceful reload
+(never a restart), so in-flight requests finish on the replicas they started on."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from modelpack.providers.progress import report
+from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
+
+from .client import engine
+
+RELOAD_DEADLINE_S = 30
+
+
+class RouterReloadError(Exception):
+    pass
+
+
+def _exec(container, command: list[str]) -> str:
+    result = container.exec_run(command)
+    output = result.output.decode(errors="replace")
+    if result.exit_code != 0:
+        raise RouterReloadError(f"{' '.join(command)} failed: {output}")
+    return output
+
+
+def apply_config(props: dict[str, Any]) -> None:
+    """Write the configuration beside the live one, test it inside the router, swap it in and
+    reload; returns once the router answers with the new configuration's version."""
+    config_dir = Path(props["config_dir"])
+    live, candidate = config_dir / "nginx.conf", config_dir / "nginx.conf.next"
+    # The configuration holds the endpoint's keys: readable by the router's user alone.
+    descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o600)
+        os.fchown(descriptor, ROUTER_USER_ID, ROUTER_USER_ID)
+        file.write(props["conf"])
+    router = engine().containers.get(props["router_id"])
+    try:
+        _exec(router, ["nginx", "-t", "-q", "-c", "/etc/modelpack/nginx.conf.next"])
+    except RouterReloadError:
+        candidate.unlink(missing_ok=True)
+        raise
+    candidate.replace(live)
+    _exec(router, ["nginx", "-s", "reload", "-c", "/etc/modelpack/nginx.conf"])
+    health_url = f"http://127.0.0.1:{ROUTER_PORT}{HEALTH_PATH}"
+    probe = (
+        f"import urllib.request as u; print(u.urlopen('{health_url}', timeout=2).read().decode())"
+    )
+    deadline = time.monotonic() + RELOAD_DEADLINE_S
+    while time.monotonic() < deadline:
+        if _exec(router, ["python3", "-c", probe]).strip() == props["version"]:
+            report(f"router of {props['endpoint']} now serves traffic {props['summary']}")
+            return
+        time.sleep(0.1)
+    raise RouterReloadError(f"the router did not load configuration {props['version']}")
+
+
+class RouterTrafficProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        apply_config(props)
+        return CreateResult(f"traffic-{props['endpoint']}", props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ["version", "router_id", "config_dir", "summary"]
+        changed = [key for key in keys if olds.get(key) != news.get(key)]
+        return DiffResult(changes=bool(changed), replaces=[])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        apply_config(news)
+        return UpdateResult(news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # A configuration left behind names replicas that are gone: the endpoint's next router
+        # would start from it (it is only seeded when absent) and refuse to start.
+        (Path(props["config_dir"]) / "nginx.conf").unlink(missing_ok=True)
+
+
+class RouterTraffic(Resource, module="endpoint", name="Traffic"):
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions):
+        super().__init__(RouterTrafficProvider(), resource_name, props, opts)
