@@ -1,6 +1,6 @@
 # Environment for every command of this project: sourced by scripts/setup.sh, the Makefile
-# and .ci/run. Puts the Pulumi CLI (cached build) and the plugin shims (.venv/bin) on PATH,
-# and keeps Pulumi away from any cloud service.
+# and .ci/run. Puts the Pulumi CLI (cached build) and the package's console scripts (.venv/bin:
+# `modelpack` and the two Pulumi plugins) on PATH, and keeps Pulumi away from any cloud service.
 MODELPACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export MODELPACK_CACHE="${MODELPACK_CACHE:-$HOME/.cache/modelpack}"
 export PATH="$MODELPACK_CACHE/bin:$MODELPACK_ROOT/.venv/bin:$PATH"

@@ -84,7 +84,14 @@ begin "Python virtualenv (.venv) with pinned dependencies" \
     "pip failed: see $LOG_DIR/pip.log. Delete $ROOT/.venv and rerun if it is half-built."
 stamp="$ROOT/.venv/.modelpack-deps"
 want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+# The plugins are console scripts of the package. A .venv set up before they were had shell
+# shims of the same names instead: reinstalling the package overwrites them (pip replaces files
+# in bin/).
+installed_plugin() {
+    grep -q "from modelpack\." "$ROOT/.venv/bin/$1" 2>/dev/null
+}
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && installed_plugin pulumi-language-python \
+    && installed_plugin pulumi-resource-pulumi-python; then
     done_step "up to date"
 else
     [[ -x "$ROOT/.venv/bin/python" ]] || python3 -m venv "$ROOT/.venv"
@@ -110,19 +117,14 @@ else
 fi
 
 # --- language host and dynamic-provider plugin --------------------------------------------------
+# Console scripts of the package (pyproject.toml, [project.scripts]), installed into .venv/bin by
+# the virtualenv step; this step only checks they are there.
 begin "Pulumi python language host and dynamic-provider plugin" \
-    "could not write the plugin shims into $ROOT/.venv/bin."
-python_bin="$ROOT/.venv/bin/python"
-cat >"$ROOT/.venv/bin/pulumi-language-python" <<EOF
-#!/bin/sh
-exec "$python_bin" -u "$ROOT/tools/python_language_host.py" "\$@"
-EOF
-cat >"$ROOT/.venv/bin/pulumi-resource-pulumi-python" <<EOF
-#!/bin/sh
-exec "$python_bin" -u -m pulumi.dynamic "\$@"
-EOF
-chmod +x "$ROOT/.venv/bin/pulumi-language-python" "$ROOT/.venv/bin/pulumi-resource-pulumi-python"
-done_step "written to .venv/bin"
+    "the plugins are console scripts of modelpack: delete $stamp and rerun to reinstall it."
+for plugin in pulumi-language-python pulumi-resource-pulumi-python; do
+    installed_plugin "$plugin"
+done
+done_step "console scripts of modelpack in .venv/bin"
 
 # --- base images -----------------------------------------------------------------------------
 begin "base images (${BASE_IMAGES[*]})" \
@@ -137,4 +139,4 @@ done
 done_step "${built[*]:+built ${built[*]}}${built[*]:-present}"
 
 trap - ERR
-echo "setup complete: $("$cli" version), python $("$python_bin" -c 'import platform; print(platform.python_version())'), docker $(docker version -f '{{.Server.Version}}')"
+echo "setup complete: $("$cli" version), python $("$ROOT/.venv/bin/python" -c 'import platform; print(platform.python_version())'), docker $(docker version -f '{{.Server.Version}}')"
