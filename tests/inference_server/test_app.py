@@ -88,9 +88,12 @@ def serve(app: InferenceApp, scenario: Scenario, *, ready: bool = True) -> None:
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-        async with lifespan(app), httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", timeout=10
-        ) as client:
+        async with (
+            lifespan(app),
+            httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", timeout=10
+            ) as client,
+        ):
             if ready:
                 await wait_ready(client, app)
             await scenario(client)

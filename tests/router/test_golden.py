@@ -193,7 +193,9 @@ def for_this_host(conf: str, folder: Path) -> str:
     conf = TEMPORARY_PATH.sub(rf"\g<1>{folder}/", conf)
     conf = conf.replace(f" {TOKEN_SCRIPT};", f" {IMAGE_SOURCE / 'token.js'};")
     conf = UPSTREAM_SERVER.sub(r"\g<1>127.0.0.1\g<2>", conf)
-    assert " /tmp/" not in conf.replace(f" {folder}/", " ") and TOKEN_SCRIPT not in conf
+    written = re.findall(r"^\s*(?:pid|[a-z]+_temp_path) (\S+);", conf, re.MULTILINE)
+    assert written and all(path.startswith(f"{folder}/") for path in written)
+    assert TOKEN_SCRIPT not in conf
     return conf
 
 
