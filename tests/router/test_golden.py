@@ -177,7 +177,7 @@ NGINX = shutil.which("nginx") or next(
 )
 JS_MODULE_LINE = re.compile(r"^load_module (\S+ngx_http_js_module\.so);\n", re.MULTILINE)
 TOKEN_SCRIPT = "/usr/share/modelpack-router/token.js"
-TEMPORARY_PATH = re.compile(r"^(\s*(?:pid|[a-z]+_temp_path) )/tmp/", re.MULTILINE)
+TEMPORARY_PATH = re.compile(r"^(\s*(?:pid|[a-z_]+_temp_path) )/tmp/", re.MULTILINE)
 UPSTREAM_SERVER = re.compile(r"^(\s+server )[A-Za-z0-9_.-]+(:[0-9]+ )", re.MULTILINE)
 
 
@@ -193,8 +193,9 @@ def for_this_host(conf: str, folder: Path) -> str:
     conf = TEMPORARY_PATH.sub(rf"\g<1>{folder}/", conf)
     conf = conf.replace(f" {TOKEN_SCRIPT};", f" {IMAGE_SOURCE / 'token.js'};")
     conf = UPSTREAM_SERVER.sub(r"\g<1>127.0.0.1\g<2>", conf)
-    written = re.findall(r"^\s*(?:pid|[a-z]+_temp_path) (\S+);", conf, re.MULTILINE)
-    assert written and all(path.startswith(f"{folder}/") for path in written)
+    written = [line.split()[1] for line in conf.splitlines() if line.split()[0:1] == ["pid"]]
+    written += [line.split()[1] for line in conf.splitlines() if "_temp_path " in line]
+    assert len(written) == 6 and all(path.startswith(f"{folder}/") for path in written)
     assert TOKEN_SCRIPT not in conf
     return conf
 
