@@ -14,11 +14,10 @@ import pulumi
 
 from modelpack import names
 from modelpack.assets import EndpointAsset
+from modelpack.providers.endpoint_keys import EndpointKeys, EndpointKeysArgs
 from modelpack.router import render_closed_conf
 from modelpack.targets import Target
 from modelpack.targets.base import Router, RouterSpec
-
-from .keys import EndpointKeys
 
 
 @dataclass
@@ -58,7 +57,10 @@ class Endpoint(pulumi.ComponentResource):
         )
 
         # Key endpoints accept the keys; aml_token endpoints accept tokens signed with them.
-        keys = EndpointKeys(f"{resource_name}-keys", asset.name, *args.key_generations, child)
+        primary, secondary = args.key_generations
+        keys = EndpointKeys(
+            f"{resource_name}-keys", EndpointKeysArgs(asset.name, primary, secondary), child
+        )
         self.primary_key, self.secondary_key = keys.primary_key, keys.secondary_key
 
         self.router = args.target.router(

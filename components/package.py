@@ -18,12 +18,12 @@ from modelpack import names
 from modelpack.assets import PackageAsset, Route
 from modelpack.builds import ContainerLayout, layout_for, render_package_context, server_version
 from modelpack.image_registry import repository_name
+from modelpack.providers.image_registry import Registry
 from modelpack.targets import Target
 from modelpack.targets.base import ImageBuild, ImagePush
 
 from .environment import Environment
 from .model import Model
-from .registry import Registry
 
 # A promoted copy-mode image carries its model and its AZUREML_MODEL_DIR; the deployment only
 # needs the layout's port, so the model version in the layout is a placeholder.

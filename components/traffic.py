@@ -68,7 +68,7 @@ class Traffic(pulumi.ComponentResource):
             summary += "; mirror " + ", ".join(
                 f"{name} {pct}%" for name, pct in sorted(self.mirror_traffic.items())
             )
-        args.target.traffic(
+        self.router_config = args.target.traffic(
             f"{resource_name}-router-config",
             TrafficTable(
                 endpoint=asset.name,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from modelpack.assets import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
+from modelpack.providers.image_registry import Registry, RegistryArgs
 from modelpack.targets import Target, load_target
 
 from .deployment import Deployment, DeploymentArgs
@@ -21,7 +22,6 @@ from .environment import Environment, EnvironmentArgs, check_environments
 from .model import Model, ModelArgs
 from .package import ModelPackage, ModelPackageArgs
 from .promotion import check_promotions
-from .registry import Registry
 from .settings import StackSettings
 from .traffic import Traffic, TrafficArgs
 
@@ -107,7 +107,9 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
     target = load_target(settings.target)
     check_environments(workspace, target, skip=set(settings.promoted))
     graph = WorkspaceGraph(
-        settings, target, Registry("registry", settings.registry_dir, settings.registry_port)
+        settings,
+        target,
+        Registry("registry", RegistryArgs(str(settings.registry_dir), settings.registry_port)),
     )
     for package in workspace.packages:
         graph.package(package)

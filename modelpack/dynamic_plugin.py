@@ -9,8 +9,8 @@ installed in, replacing its own process (same pid, same arguments):
 
 - `-u`: `pulumi.dynamic` writes the port without flushing; unbuffered, the CLI reads it at once;
 - `-m`: the working folder (the project, where the CLI starts plugins) comes first on
-  `sys.path`, so the program's own modules that providers are pickled by reference from
-  (`components.*`) import as they did in the program.
+  `sys.path`, so a provider pickled by reference from the program's own modules imports as it
+  did in the program (the project's providers live in `modelpack`, installed).
 
 Kept apart from `modelpack.language_host` so that starting it imports nothing heavy.
 """

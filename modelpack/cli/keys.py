@@ -3,8 +3,8 @@
 Regenerating a key raises its generation in the stack config
 (`modelpack:keyGenerations: {<endpoint>: {primary: n, secondary: m}}`, set with
 `pulumi config set --path ... --type int`) and runs `up`, which replaces that key alone
-(components/keys.py) and reloads the router with the new pair: the other key keeps working
-throughout, so clients move to it before the rotation.
+(modelpack/providers/endpoint_keys.py) and reloads the router with the new pair: the other key
+keeps working throughout, so clients move to it before the rotation.
 """
 
 from __future__ import annotations

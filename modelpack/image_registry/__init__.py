@@ -1,7 +1,7 @@
 """A workspace's image registry: Docker Distribution (Debian's `docker-registry`) serving one
 folder on one loopback port, run as a detached process. No Pulumi, no Docker engine: the
-stack's `Registry` resource (components/registry.py), the push and pull resources and the
-`promote` verb all start, find and stop it through this package."""
+stack's `Registry` resource (modelpack/providers/image_registry.py), the push and pull
+resources and the `promote` verb all start, find and stop it through this package."""
 
 from .process import (
     RegistryError,

@@ -8,7 +8,7 @@ containers. Each module holds one resource.
 
 from .container import Container, ContainerArgs
 from .image import Image, ImageArgs
-from .network import Network
+from .network import Network, NetworkArgs
 from .pulled_image import PulledImage, PulledImageArgs
 from .registry_image import RegistryImage, RegistryImageArgs
 
@@ -18,6 +18,7 @@ __all__ = [
     "Image",
     "ImageArgs",
     "Network",
+    "NetworkArgs",
     "PulledImage",
     "PulledImageArgs",
     "RegistryImage",

@@ -14,11 +14,6 @@ def engine() -> docker.DockerClient:
     return docker.from_env(timeout=300)
 
 
-def replace_on_change(olds: dict, news: dict, keys: list[str]) -> list[str]:
-    """The input keys whose values differ between the previous and the new inputs."""
-    return [key for key in keys if olds.get(key) != news.get(key)]
-
-
 def untag(reference: str, image_id: str, *, prune: bool) -> None:
     """Remove the tag `reference` if it still names `image_id` (a newer build may have taken
     it); an image still in use, or already gone, is left as it is."""

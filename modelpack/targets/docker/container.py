@@ -33,36 +33,18 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack.providers.diff import diff_inputs, input_names, props_of
 from modelpack.providers.progress import report
 
-from .client import engine, replace_on_change
+from .client import engine
 from .live import BROKEN_STATES, STARTABLE_STATES, live_inputs
 
 NANO = 1_000_000_000
 LOG_LINES_ON_FAILURE = 30
 PORT_TAKEN = ("port is already allocated", "address already in use")
-REPLACE_ON = [
-    "name",
-    "image",
-    "command",
-    "env",
-    "labels",
-    "ports",
-    "network",
-    "network_aliases",
-    "mounts",
-    "cpus",
-    "memory_mb",
-    "user",
-    "read_only_root",
-    "tmpfs",
-    "cap_drop",
-    "no_new_privileges",
-    "pids_limit",
-    "restart",
-    "healthcheck",
-    "readiness",
-]
+UPDATED_IN_PLACE = ("ready_timeout_s", "stop_grace_s", "seed_files")
+"""Inputs that only matter when the container is started or stopped: recorded, nothing else;
+every other input replaces the container."""
 DEFAULT_PIDS_LIMIT = 512
 # Docker adds noexec to a tmpfs unless told "exec"; said here so that it shows in the state.
 SCRATCH_TMPFS = {"/tmp": "rw,nosuid,nodev,noexec"}
@@ -278,20 +260,22 @@ class ContainerProvider(ResourceProvider):
         return CreateResult(container.id, {**props, **describe(container)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = replace_on_change(olds, news, REPLACE_ON)
+        replace = [name for name in input_names(ContainerArgs) if name not in UPDATED_IN_PLACE]
+        result = diff_inputs(ContainerArgs, olds, news, replace=replace)
         # `state` is an output: it differs from the (running) state wanted only after a
         # `refresh` found the container stopped, or beyond repair.
         if olds.get("state") in BROKEN_STATES:
-            replaces.append("state")
+            result.replaces = [*result.replaces, "state"]
         stopped = olds.get("state") in STARTABLE_STATES
-        return DiffResult(
-            changes=bool(replaces) or stopped, replaces=replaces, delete_before_replace=False
-        )
+        result.changes = bool(result.changes or result.replaces or stopped)
+        return result
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Start a container `refresh` found stopped (diff replaces on any other change): the
-        same container, so its name, address and port stay and nothing else changes."""
+        """Record inputs that change nothing live, and start a container `refresh` found
+        stopped: the same container, so its name, address and port stay."""
         container = engine().containers.get(id_)
+        if olds.get("state") not in STARTABLE_STATES:
+            return UpdateResult({**news, **describe(container)})
         report(f"starting stopped container {container.name}")
         if container.status == "paused":
             container.unpause()
@@ -365,8 +349,12 @@ class Container(Resource, module="docker", name="Container"):
     def __init__(
         self, resource_name: str, args: ContainerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, Any] = dict(vars(args))
-        props.update(
-            container_id=None, container_name=None, state=None, ip_addresses=None, host_ports=None
+        props = props_of(
+            args,
+            container_id=None,
+            container_name=None,
+            state=None,
+            ip_addresses=None,
+            host_ports=None,
         )
         super().__init__(ContainerProvider(), resource_name, props, opts)

@@ -25,15 +25,14 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.providers.progress import report
 
-from .client import engine, replace_on_change, untag
+from .client import engine, untag
+
 
 # A change to any of these builds a new image; `hashes` is a map of named content hashes
 # (code, model, environment, server) so that `pulumi preview --diff` names the one that moved.
-REBUILD_ON = ["tag", "context", "dockerfile", "build_args", "labels", "hashes"]
-
-
 class ImageBuildError(Exception):
     pass
 
@@ -117,15 +116,19 @@ class ImageProvider(ResourceProvider):
         return CreateResult(image_id, {**props, **describe(image_id)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = replace_on_change(olds, news, REBUILD_ON)
-        if "hashes" in changed:
+        result = diff_inputs(ImageArgs, olds, news)  # an image is rebuilt on any change
+        if "hashes" in result.replaces:
+            # Named, so a preview says which content inside the image changed.
             old, new = olds.get("hashes") or {}, news.get("hashes") or {}
-            changed += [
-                f"hashes.{key}"
-                for key in sorted(set(old) | set(new))
-                if old.get(key) != new.get(key)
+            result.replaces = [
+                *result.replaces,
+                *(
+                    f"hashes.{key}"
+                    for key in sorted(set(old) | set(new))
+                    if old.get(key) != new.get(key)
+                ),
             ]
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+        return result
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(news)
@@ -167,15 +170,5 @@ class Image(Resource, module="docker", name="Image"):
     def __init__(
         self, resource_name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props = {
-            "tag": args.tag,
-            "context": args.context,
-            "dockerfile": args.dockerfile,
-            "build_args": args.build_args,
-            "labels": args.labels,
-            "hashes": args.hashes,
-            "image_id": None,
-            "size_bytes": None,
-            "repo_digests": None,
-        }
+        props = props_of(args, image_id=None, size_bytes=None, repo_digests=None)
         super().__init__(ImageProvider(), resource_name, props, opts)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-from .client import engine, replace_on_change
+from modelpack.providers.diff import diff_inputs, props_of
 
-INPUTS = ["name", "labels"]
+from .client import engine
 
 
 class NetworkProvider(ResourceProvider):
@@ -21,8 +22,8 @@ class NetworkProvider(ResourceProvider):
         return CreateResult(network.id, {**props, "network_id": network.id})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = replace_on_change(olds, news, INPUTS)
-        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=True)
+        # Replaced delete-first: the new network takes the same name.
+        return diff_inputs(NetworkArgs, olds, news, delete_before_replace=True)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -43,20 +44,17 @@ class NetworkProvider(ResourceProvider):
         network.remove()
 
 
+@dataclass
+class NetworkArgs:
+    name: pulumi.Input[str]
+    labels: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+
+
 class Network(Resource, module="docker", name="Network"):
     network_id: pulumi.Output[str]
     name: pulumi.Output[str]
 
     def __init__(
-        self,
-        resource_name: str,
-        name: pulumi.Input[str],
-        labels: pulumi.Input[dict[str, str]] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
+        self, resource_name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(
-            NetworkProvider(),
-            resource_name,
-            {"name": name, "labels": labels or {}, "network_id": None},
-            opts,
-        )
+        super().__init__(NetworkProvider(), resource_name, props_of(args, network_id=None), opts)

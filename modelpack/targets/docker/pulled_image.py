@@ -11,9 +11,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, manifest_exists, parse_reference
+from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.providers.progress import report
 
-from .client import engine, replace_on_change
+from .client import engine
 
 
 class ImagePullError(Exception):
@@ -43,8 +44,7 @@ class PulledImageProvider(ResourceProvider):
         return CreateResult(reference, {**props, **_describe(reference)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = replace_on_change(olds, news, ["reference", "registry"])
-        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+        return diff_inputs(PulledImageArgs, olds, news)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -75,5 +75,5 @@ class PulledImage(Resource, module="docker", name="PulledImage"):
     def __init__(
         self, resource_name: str, args: PulledImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props = {**vars(args), "image_id": None, "labels": None}
+        props = props_of(args, image_id=None, labels=None)
         super().__init__(PulledImageProvider(), resource_name, props, opts)

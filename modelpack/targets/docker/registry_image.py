@@ -19,11 +19,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, manifest_exists
+from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.providers.progress import report
 
-from .client import engine, replace_on_change, untag
-
-REPLACE_ON = ["image_id", "repository", "tag", "registry"]
+from .client import engine, untag
 
 
 class ImagePushError(Exception):
@@ -78,8 +77,7 @@ class RegistryImageProvider(ResourceProvider):
         return CreateResult(outputs["repo_digest"], {**props, **outputs})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = replace_on_change(olds, news, REPLACE_ON)
-        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+        return diff_inputs(RegistryImageArgs, olds, news)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         address, repository = props["repository"].split("/", 1)
@@ -100,7 +98,7 @@ class RegistryImageArgs:
     """`127.0.0.1:<port>/<name>`."""
     tag: pulumi.Input[str]
     registry: pulumi.Input[dict[str, Any]]
-    """`{"root", "port"}` of the registry (components.registry.Registry.spec)."""
+    """`{"root", "port"}` of the registry (modelpack.providers.image_registry.Registry.spec)."""
 
 
 class RegistryImage(Resource, module="docker", name="RegistryImage"):
@@ -113,5 +111,5 @@ class RegistryImage(Resource, module="docker", name="RegistryImage"):
         args: RegistryImageArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {**vars(args), "digest": None, "repo_digest": None}
+        props = props_of(args, digest=None, repo_digest=None)
         super().__init__(RegistryImageProvider(), resource_name, props, opts)

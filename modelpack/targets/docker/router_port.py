@@ -14,12 +14,21 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.targets.docker.client import engine
 
 HOST_IP = "127.0.0.1"
@@ -123,11 +132,25 @@ class RouterPortProvider(ResourceProvider):
         return CreateResult(f"router-port-{endpoint}", {**props, "port": port})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # `base` and `preferred` only matter when the port is first chosen.
-        moved = [
-            key for key in ("endpoint", "stack", "state_dir") if olds.get(key) != news.get(key)
-        ]
-        return DiffResult(changes=bool(moved), replaces=moved, delete_before_replace=True)
+        # `base` and `preferred` only matter when the port is first chosen: recorded, never
+        # moving the port.
+        return diff_inputs(
+            RouterPortArgs,
+            olds,
+            news,
+            replace=("endpoint", "stack", "state_dir"),
+            delete_before_replace=True,
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**news, "port": olds["port"]})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with locked_table(Path(props["state_dir"])) as table:
+            port = table.get(props["endpoint"])
+        if port is None:  # the table was lost: the state still says which port it holds
+            return ReadResult(id_, props)
+        return ReadResult(id_, {**props, "port": port})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with locked_table(Path(props["state_dir"])) as table:
@@ -135,26 +158,21 @@ class RouterPortProvider(ResourceProvider):
                 del table[props["endpoint"]]
 
 
+@dataclass
+class RouterPortArgs:
+    endpoint: str
+    stack: str
+    state_dir: str
+    base: int
+    """modelpack:routerPort (0: any free port)."""
+    preferred: int
+    """The port to take if free: the endpoints of a first `up` count up from `base`."""
+
+
 class RouterPort(Resource, module="endpoint", name="RouterPort"):
     port: pulumi.Output[int]
 
     def __init__(
-        self,
-        resource_name: str,
-        *,
-        endpoint: str,
-        stack: str,
-        state_dir: Path,
-        base: int,
-        preferred: int,
-        opts: pulumi.ResourceOptions,
+        self, resource_name: str, args: RouterPortArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props = {
-            "endpoint": endpoint,
-            "stack": stack,
-            "state_dir": str(state_dir),
-            "base": base,
-            "preferred": preferred,
-            "port": None,
-        }
-        super().__init__(RouterPortProvider(), resource_name, props, opts)
+        super().__init__(RouterPortProvider(), resource_name, props_of(args, port=None), opts)

@@ -34,13 +34,13 @@ from ..base import (
 from .base_images import python_version
 from .container import Container, ContainerArgs
 from .image import Image, ImageArgs
-from .network import Network
+from .network import Network, NetworkArgs
 from .pulled_image import PulledImage as PulledImageResource
 from .pulled_image import PulledImageArgs
 from .registry_image import RegistryImage, RegistryImageArgs
-from .router_port import RouterPort
+from .router_port import RouterPort, RouterPortArgs
 from .runtime import DockerRuntime
-from .traffic import RouterTraffic
+from .traffic import RouterTraffic, RouterTrafficArgs
 
 ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 
@@ -51,7 +51,7 @@ class DockerTarget:
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
-        return Network(resource_name, name=name, labels=labels, opts=opts).name
+        return Network(resource_name, NetworkArgs(name=name, labels=labels), opts).name
 
     def image(
         self, resource_name: str, build: ImageBuild, opts: pulumi.ResourceOptions
@@ -150,12 +150,14 @@ class DockerTarget:
         config_dir = spec.state_dir / "routers" / spec.endpoint
         host_port = RouterPort(
             f"{resource_name}-router-port",
-            endpoint=spec.endpoint,
-            stack=spec.stack,
-            state_dir=spec.state_dir,
-            base=spec.router_port,
-            preferred=spec.preferred_port,
-            opts=opts,
+            RouterPortArgs(
+                endpoint=spec.endpoint,
+                stack=spec.stack,
+                state_dir=str(spec.state_dir),
+                base=spec.router_port,
+                preferred=spec.preferred_port,
+            ),
+            opts,
         ).port
         container = Container(
             f"{resource_name}-router",
@@ -194,16 +196,16 @@ class DockerTarget:
     ) -> pulumi.Resource:
         return RouterTraffic(
             resource_name,
-            {
-                "endpoint": table.endpoint,
-                "router_id": table.router.router_id,
-                "config_dir": str(table.router.config_dir),
-                "conf": table.conf,
-                "version": table.version,
-                "summary": table.summary,
-                "traffic": table.traffic,
-                "mirror_traffic": table.mirror_traffic,
-            },
+            RouterTrafficArgs(
+                endpoint=table.endpoint,
+                router_id=table.router.router_id,
+                config_dir=str(table.router.config_dir),
+                conf=table.conf,
+                version=table.version,
+                summary=table.summary,
+                traffic=table.traffic,
+                mirror_traffic=table.mirror_traffic,
+            ),
             opts,
         )
 

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.providers.progress import report
 from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
 
@@ -70,13 +79,24 @@ class RouterTrafficProvider(ResourceProvider):
         return CreateResult(f"traffic-{props['endpoint']}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ["version", "router_id", "config_dir", "summary"]
-        changed = [key for key in keys if olds.get(key) != news.get(key)]
-        return DiffResult(changes=bool(changed), replaces=[])
+        # Applied in place, by a graceful reload, whatever changed.
+        return diff_inputs(RouterTrafficArgs, olds, news, replace=())
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         apply_config(news)
         return UpdateResult(news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The live configuration: a file changed or lost by hand reads back as another
+        version, so the next `up` writes this one again."""
+        live = Path(props["config_dir"]) / "nginx.conf"
+        try:
+            text = live.read_text()
+        except OSError:
+            text = ""
+        if text != props.get("conf"):
+            return ReadResult(id_, {**props, "version": "changed outside modelpack"})
+        return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         # A configuration left behind names replicas that are gone: the endpoint's next router
@@ -84,6 +104,25 @@ class RouterTrafficProvider(ResourceProvider):
         (Path(props["config_dir"]) / "nginx.conf").unlink(missing_ok=True)
 
 
+@dataclass
+class RouterTrafficArgs:
+    endpoint: str
+    router_id: pulumi.Input[str]
+    config_dir: str
+    conf: pulumi.Input[str]
+    """The rendered configuration (secret: it holds the endpoint's keys)."""
+    version: pulumi.Input[str]
+    """A hash of `conf`, answered on the router's health path once it is loaded."""
+    summary: str
+    traffic: dict[str, int]
+    mirror_traffic: dict[str, int]
+
+
 class RouterTraffic(Resource, module="endpoint", name="Traffic"):
-    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions):
-        super().__init__(RouterTrafficProvider(), resource_name, props, opts)
+    def __init__(
+        self,
+        resource_name: str,
+        args: RouterTrafficArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(RouterTrafficProvider(), resource_name, props_of(args), opts)

@@ -1,9 +1,9 @@
 import pulumi
 
-from modelpack.targets.docker import Container, ContainerArgs, Network
+from modelpack.targets.docker import Container, ContainerArgs, Network, NetworkArgs
 
 config = pulumi.Config()
-network = Network("net", name=f"smoke-{pulumi.get_stack()}")
+network = Network("net", NetworkArgs(name=f"smoke-{pulumi.get_stack()}"))
 web = Container(
     "web",
     ContainerArgs(

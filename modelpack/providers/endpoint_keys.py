@@ -7,10 +7,20 @@ client can move to the other key first and no request is refused during a rotati
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from .diff import diff_inputs, props_of
 
 KEY_BYTES = 32
 
@@ -25,10 +35,12 @@ class EndpointKeysProvider(ResourceProvider):
         return CreateResult(f"keys-{props['endpoint']}", outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ["primary_generation", "secondary_generation"]
-        changed = [key for key in keys if olds.get(key) != news.get(key)]
-        replaces = ["endpoint"] if olds.get("endpoint") != news.get("endpoint") else []
-        return DiffResult(changes=bool(changed or replaces), replaces=replaces)
+        # A raised generation regenerates that key in place (update); another endpoint's keys
+        # are new keys.
+        return diff_inputs(EndpointKeysArgs, olds, news, replace=("endpoint",))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)  # the state is where the keys live
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         outs = {**news, "primary_key": olds["primary_key"], "secondary_key": olds["secondary_key"]}
@@ -38,6 +50,14 @@ class EndpointKeysProvider(ResourceProvider):
         return UpdateResult(outs)
 
 
+@dataclass
+class EndpointKeysArgs:
+    endpoint: str
+    primary_generation: int = 0
+    secondary_generation: int = 0
+    """Raising a generation (stack config `keyGenerations`) regenerates that key alone."""
+
+
 class EndpointKeys(Resource, module="endpoint", name="Keys"):
     primary_key: pulumi.Output[str]
     secondary_key: pulumi.Output[str]
@@ -45,19 +65,11 @@ class EndpointKeys(Resource, module="endpoint", name="Keys"):
     def __init__(
         self,
         resource_name: str,
-        endpoint: str,
-        primary_generation: int,
-        secondary_generation: int,
-        opts: pulumi.ResourceOptions,
+        args: EndpointKeysArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "endpoint": endpoint,
-            "primary_generation": primary_generation,
-            "secondary_generation": secondary_generation,
-            "primary_key": None,
-            "secondary_key": None,
-        }
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["primary_key", "secondary_key"])
         )
+        props = props_of(args, primary_key=None, secondary_key=None)
         super().__init__(EndpointKeysProvider(), resource_name, props, opts)

@@ -18,6 +18,7 @@ sees that it does not answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from modelpack.image_registry import RegistrySpec, ensure_running, probe, stop
-from modelpack.providers.progress import report
+
+from .diff import diff_inputs, props_of
+from .progress import report
 
 
 def _spec(props: dict[str, Any], port_key: str) -> RegistrySpec:
@@ -42,9 +45,8 @@ class RegistryProvider(ResourceProvider):
         return CreateResult(f"registry-{running.address}", {**props, **outputs})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in ("root", "requested_port") if olds.get(key) != news.get(key)]
         # Stop the old one first: the new one may want the same port.
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+        return diff_inputs(RegistryArgs, olds, news, delete_before_replace=True)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         spec = _spec(props, "port")
@@ -59,6 +61,14 @@ class RegistryProvider(ResourceProvider):
             report(f"stopped registry {props.get('address')} (pid {', '.join(map(str, stopped))})")
 
 
+@dataclass
+class RegistryArgs:
+    root: str
+    """`.state/<ws>/registry`: config, storage, log and pid file."""
+    requested_port: int = 0
+    """modelpack:registryPort (0: any free port, picked when it is first started)."""
+
+
 class Registry(Resource, module="registry", name="ImageRegistry"):
     port: pulumi.Output[int]
     address: pulumi.Output[str]
@@ -66,23 +76,12 @@ class Registry(Resource, module="registry", name="ImageRegistry"):
     pid: pulumi.Output[int]
 
     def __init__(
-        self,
-        resource_name: str,
-        root: Path,
-        port: int = 0,
-        opts: pulumi.ResourceOptions | None = None,
+        self, resource_name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        root_dir = str(root)
-        props = {
-            "root": root_dir,
-            "requested_port": port,
-            "port": None,
-            "address": None,
-            "pid": None,
-        }
+        props = props_of(args, port=None, address=None, pid=None)
         super().__init__(RegistryProvider(), resource_name, props, opts)
         # After the super call: a dynamic resource turns every prop into an Output attribute.
-        self.root_dir, self.requested_port = root_dir, port
+        self.root_dir, self.requested_port = args.root, args.requested_port
 
     @property
     def known_address(self) -> pulumi.Input[str]:
