@@ -51,10 +51,10 @@ apt_install() {
 }
 
 # --- system packages -----------------------------------------------------------------------
-begin "system packages (docker.io, mmdebstrap, wrk, docker-registry, skopeo, bc)" \
+begin "system packages (docker.io, mmdebstrap, wrk, docker-registry, skopeo, bc, nginx-light for config checks)" \
     "apt-get failed: see $LOG_DIR/apt.log; check that Debian's mirror answers (apt-get update)."
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-installed=$(apt_install docker.io mmdebstrap wrk docker-registry skopeo)
+installed=$(apt_install docker.io mmdebstrap wrk docker-registry skopeo nginx-light libnginx-mod-http-js)
 done_step "${installed:-already installed}"
 
 # --- Docker engine -------------------------------------------------------------------------
