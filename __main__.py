@@ -1,4 +1,4 @@
-"""The Pulumi program: reads the stack's settings, loads its workspace folder and declares
+"""The Pulumi program: reads the stack's settings, loads its asset folder and declares
 models, environments, packages, endpoints and deployments as one graph."""
 
 import pulumi
@@ -7,14 +7,14 @@ from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
 from modelpack import names
-from modelpack.assets import SpecError, WorkspaceError, load_workspace
+from modelpack.assets import AssetFolderError, SpecError, load_asset_folder
 
 settings = StackSettings.from_config()
 try:
-    workspace = load_workspace(settings.workspace)
-    graph = build_graph(workspace, settings)
-except (WorkspaceError, SpecError) as error:
-    raise pulumi.RunError(f"the workspace {settings.workspace} is not valid:\n{error}") from None
+    assets = load_asset_folder(settings.assets)
+    graph = build_graph(assets, settings)
+except (AssetFolderError, SpecError) as error:
+    raise pulumi.RunError(f"the asset folder {settings.assets} is not valid:\n{error}") from None
 except PromotionError as error:
     raise pulumi.RunError(f"modelpack:promoted cannot be deployed:\n{error}") from None
 

@@ -29,7 +29,7 @@ import docker
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.project import copy_example_workspace, modelpack_stack  # noqa: E402
+from tests.support.project import copy_example_assets, modelpack_stack  # noqa: E402
 
 BASE_IMAGE = "python:3.11-slim"
 PACKAGES = {
@@ -56,7 +56,7 @@ def size_mb(client: docker.DockerClient, image: str) -> float:
 
 
 def make_workspace(root: Path, run_id: str | None) -> Path:
-    workspace = copy_example_workspace(root / "workspace")
+    workspace = copy_example_assets(root / "workspace")
     for name in ("endpoint.yml", "blue.yml", "green.yml"):
         (workspace / name).unlink()
     if run_id is not None:
@@ -144,7 +144,7 @@ def main() -> None:
         "command: .venv/bin/python bench/bench_packages.py"
         + (" --keep-warm" if args.keep_warm else "")
     )
-    print(f"workspace: workspaces/example (packages only); host: {_host()}")
+    print(f"workspace: assets/example (packages only); host: {_host()}")
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>9}  note")
     print(f"{'-' * width}  {'-' * 9}  {'-' * 40}")

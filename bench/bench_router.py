@@ -24,7 +24,7 @@ import docker
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.project import copy_example_workspace, modelpack_stack  # noqa: E402
+from tests.support.project import copy_example_assets, modelpack_stack  # noqa: E402
 
 ENDPOINT = "sklearn-regression-online"
 BATCH_ROWS = 500
@@ -71,7 +71,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        workspace = copy_example_workspace(root / "workspace")
+        workspace = copy_example_assets(root / "workspace")
         (workspace / "green.yml").unlink()
         # Measure the router, not queueing: Azure's default of 1 request at a time per
         # instance would make every figure a queueing figure.

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.load import SteadyLoad  # noqa: E402
-from tests.support.project import copy_example_workspace, modelpack_stack  # noqa: E402
+from tests.support.project import copy_example_assets, modelpack_stack  # noqa: E402
 
 ENDPOINT = "sklearn-regression-online"
 
@@ -57,7 +57,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        workspace = copy_example_workspace(root / "workspace")
+        workspace = copy_example_assets(root / "workspace")
         stack = modelpack_stack(root, f"soak{uuid.uuid4().hex[:6]}", workspace)
         print(f"deploying stack {stack.name} ...", flush=True)
         stack.up()

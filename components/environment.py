@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 
 from modelpack import names
-from modelpack.assets import EnvironmentAsset, SpecError, Workspace, WorkspaceError
+from modelpack.assets import AssetFolder, AssetFolderError, EnvironmentAsset, SpecError
 from modelpack.builds import render_environment_context
 from modelpack.targets import Target
 from modelpack.targets.base import BaseImageError, ImageBuild
@@ -56,14 +56,14 @@ def check_python(asset: EnvironmentAsset, target: Target) -> None:
         )
 
 
-def check_environments(workspace: Workspace, target: Target, skip: set[str] | None = None) -> None:
+def check_environments(assets: AssetFolder, target: Target, skip: set[str] | None = None) -> None:
     """The checks that need the base images, for every environment a package is built on
     (packages named in `skip`, promoted ones, are not built here).
     Run before any resource is declared: a failing check then creates nothing (a check inside
     `Environment` comes after the package's model version was already declared)."""
     errors: list[SpecError] = []
     checked: set[int] = set()
-    for package in workspace.packages:
+    for package in assets.packages:
         asset = package.base_environment
         if package.name in (skip or set()):
             continue
@@ -75,7 +75,7 @@ def check_environments(workspace: Workspace, target: Target, skip: set[str] | No
         except SpecError as error:
             errors.append(error)
     if errors:
-        raise WorkspaceError(workspace.folder, errors)
+        raise AssetFolderError(assets.folder, errors)
 
 
 class Environment(pulumi.ComponentResource):

@@ -29,11 +29,11 @@ from .model import Model
 # needs the layout's port, so the model version in the layout is a placeholder.
 PROMOTED_MODEL_VERSION = "promoted"
 LABEL_HASHES = {
-    "model": "modelpack.model.hash",
-    "code": "modelpack.code.hash",
-    "environment": "modelpack.environment.hash",
-    "model_version": "modelpack.model.version",
-    "server": "modelpack.server.version",
+    "model": names.IMAGE_MODEL_HASH,
+    "code": names.IMAGE_CODE_HASH,
+    "environment": names.IMAGE_ENVIRONMENT_HASH,
+    "model_version": names.IMAGE_MODEL_VERSION,
+    "server": names.IMAGE_SERVER_VERSION,
 }
 
 

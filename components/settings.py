@@ -1,4 +1,5 @@
-"""Per-stack settings: which workspace folder, where state, builds and models live."""
+"""Per-stack (per-workspace) settings: which asset folder, which target, where state, builds
+and models live."""
 
 from __future__ import annotations
 
@@ -13,12 +14,25 @@ from modelpack.targets import TARGETS
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def asset_folder_setting(config: pulumi.Config, stack: str) -> str | None:
+    """`modelpack:assets`, or its old spelling `modelpack:workspace` with a warning."""
+    value = config.get(names.CONFIG_ASSETS)
+    old = config.get(names.CONFIG_ASSETS_OLD_NAME)
+    if old and not value:
+        pulumi.log.warn(
+            f"stack config of {stack}: {names.config_key(names.CONFIG_ASSETS_OLD_NAME)} is now "
+            f"{names.config_key(names.CONFIG_ASSETS)} (the asset folder); rename the key"
+        )
+        return old
+    return value
+
+
 @dataclass(frozen=True)
 class StackSettings:
     stack: str
     target: str
     """Where deployments run: a name of modelpack.targets.TARGETS (`modelpack:target`)."""
-    workspace: Path
+    assets: Path
     """The folder of YAML assets this stack deploys."""
     state_dir: Path
     """`.state/<stack>`: this workspace's own files (model store, build contexts)."""
@@ -79,12 +93,12 @@ class StackSettings:
                 f"stack config of {stack}: {names.config_key(names.CONFIG_TARGET)}: must be one "
                 f"of {', '.join(sorted(TARGETS))} (got {target!r})"
             )
-        workspace = Path(config.get(names.CONFIG_WORKSPACE) or names.DEFAULT_WORKSPACE_FOLDER)
+        assets = Path(asset_folder_setting(config, stack) or names.DEFAULT_ASSETS_FOLDER)
         state_dir = Path(config.get(names.CONFIG_STATE_DIR) or PROJECT_ROOT / ".state" / stack)
         return cls(
             stack=stack,
             target=target,
-            workspace=workspace if workspace.is_absolute() else PROJECT_ROOT / workspace,
+            assets=assets if assets.is_absolute() else PROJECT_ROOT / assets,
             state_dir=state_dir if state_dir.is_absolute() else PROJECT_ROOT / state_dir,
             router_port=config.get_int(names.CONFIG_ROUTER_PORT) or 0,
             key_generation_table=config.get_object(names.CONFIG_KEY_GENERATIONS) or {},

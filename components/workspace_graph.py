@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from modelpack.assets import EnvironmentAsset, ModelAsset, PackageAsset, Workspace
+from modelpack.assets import AssetFolder, EnvironmentAsset, ModelAsset, PackageAsset
 from modelpack.providers.image_registry import Registry, RegistryArgs
 from modelpack.targets import Target, load_target
 
@@ -99,21 +99,21 @@ class WorkspaceGraph:
         return self.model(asset.model) if package.mode == "readonly_mount" else None
 
 
-def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph:
-    """Declare every resource of the workspace. Raises before declaring anything when the
-    workspace or its promoted table cannot be deployed."""
-    for warning in check_promotions(workspace.packages, settings.promoted, settings.registry_port):
+def build_graph(assets: AssetFolder, settings: StackSettings) -> WorkspaceGraph:
+    """Declare every resource of the workspace from its asset folder. Raises before declaring
+    anything when the assets or the promoted table cannot be deployed."""
+    for warning in check_promotions(assets.packages, settings.promoted, settings.registry_port):
         pulumi.log.warn(warning)
     target = load_target(settings.target)
-    check_environments(workspace, target, skip=set(settings.promoted))
+    check_environments(assets, target, skip=set(settings.promoted))
     graph = WorkspaceGraph(
         settings,
         target,
         Registry("registry", RegistryArgs(str(settings.registry_dir), settings.registry_port)),
     )
-    for package in workspace.packages:
+    for package in assets.packages:
         graph.package(package)
-    for index, endpoint_asset in enumerate(sorted(workspace.endpoints, key=lambda e: e.name)):
+    for index, endpoint_asset in enumerate(sorted(assets.endpoints, key=lambda e: e.name)):
         endpoint = Endpoint(
             endpoint_asset.name,
             EndpointArgs(
@@ -131,7 +131,7 @@ def build_graph(workspace: Workspace, settings: StackSettings) -> WorkspaceGraph
         )
         graph.endpoints[endpoint_asset.name] = endpoint
         deployments = {}
-        for asset in workspace.deployments_of(endpoint_asset.name):
+        for asset in assets.deployments_of(endpoint_asset.name):
             package = graph.package(asset.package)
             deployments[asset.name] = Deployment(
                 f"{endpoint_asset.name}-{asset.name}",

@@ -24,10 +24,25 @@ LABEL_REPLICA = "modelpack.replica"
 ROLE_ROUTER = "router"
 ROLE_REPLICA = "replica"
 
+# --- labels of package images: what a package holds (read back when one is promoted) ----------
+IMAGE_PACKAGE_NAME = "modelpack.package.name"
+IMAGE_MODEL_NAME = "modelpack.model.name"
+IMAGE_MODEL_VERSION = "modelpack.model.version"
+IMAGE_MODEL_HASH = "modelpack.model.hash"
+IMAGE_MODEL_MODE = "modelpack.model.mode"
+IMAGE_ENVIRONMENT_HASH = "modelpack.environment.hash"
+IMAGE_SERVER_TYPE = "modelpack.server.type"
+IMAGE_SERVER_VERSION = "modelpack.server.version"
+IMAGE_ENV_HASH = "modelpack.env.hash"
+IMAGE_CODE_HASH = "modelpack.code.hash"
+
 # --- stack config (`modelpack:<key>` in stacks/Pulumi.<ws>.yaml) -----------------------------
 CONFIG_NAMESPACE = "modelpack"
 CONFIG_TARGET = "target"
-CONFIG_WORKSPACE = "workspace"
+CONFIG_ASSETS = "assets"
+"""The asset folder the stack deploys (the YAML files; a workspace is the stack itself)."""
+CONFIG_ASSETS_OLD_NAME = "workspace"
+"""What `assets` was called before; still read, with a warning."""
 CONFIG_STATE_DIR = "stateDir"
 CONFIG_ROUTER_PORT = "routerPort"
 CONFIG_REGISTRY_PORT = "registryPort"
@@ -38,7 +53,7 @@ CONFIG_PROMOTED = "promoted"
 
 # --- defaults --------------------------------------------------------------------------------
 DEFAULT_TARGET = "docker"
-DEFAULT_WORKSPACE_FOLDER = "workspaces/example"
+DEFAULT_ASSETS_FOLDER = "assets/example"
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 60 * 60
 SERVER_PORT = 5001
@@ -51,3 +66,9 @@ OUTPUT_TARGET = "target"
 def config_key(key: str) -> str:
     """`modelpack:<key>`, as written in a stack file."""
     return f"{CONFIG_NAMESPACE}:{key}"
+
+
+def asset_folder_in(stack_config: dict) -> str | None:
+    """The asset folder a stack file's `config:` table names, under either spelling."""
+    value = stack_config.get(config_key(CONFIG_ASSETS))
+    return value or stack_config.get(config_key(CONFIG_ASSETS_OLD_NAME))

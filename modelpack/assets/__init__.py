@@ -1,9 +1,10 @@
 """The spec layer: pydantic models of the Azure ML CLI v2 style YAML assets of a workspace,
-and `load_workspace`, which reads a workspace folder, checks it and resolves its references.
+and `load_asset_folder`, which reads a workspace folder, checks it and resolves its references.
 
 Imports only pydantic, pyyaml and the standard library.
 """
 
+from .asset_folder import AssetFolder, load_asset_folder
 from .conda import CondaConversionError, CondaFile, PipRequirements, conda_to_pip
 from .deployment import (
     CodeConfiguration,
@@ -13,7 +14,7 @@ from .deployment import (
 )
 from .endpoint import OnlineEndpoint
 from .environment import Environment, InlineEnvironment
-from .errors import SpecError, WorkspaceError
+from .errors import AssetFolderError, SpecError
 from .hashing import hash_data, hash_file, hash_path, hash_tree
 from .instance_types import INSTANCE_TYPES, InstanceType, lookup_instance_type
 from .kinds import AssetKind, detect_kind
@@ -36,7 +37,6 @@ from .resolved import (
     PackageAsset,
 )
 from .versions import VersionState, next_version
-from .workspace import Workspace, load_workspace
 
 __all__ = [
     "INSTANCE_TYPES",
@@ -69,15 +69,15 @@ __all__ = [
     "Route",
     "SpecError",
     "VersionState",
-    "Workspace",
-    "WorkspaceError",
+    "AssetFolder",
+    "AssetFolderError",
     "conda_to_pip",
     "detect_kind",
     "hash_data",
     "hash_file",
     "hash_path",
     "hash_tree",
-    "load_workspace",
+    "load_asset_folder",
     "lookup_instance_type",
     "next_version",
     "parse_reference",

@@ -1,5 +1,5 @@
 """Errors raised while reading a workspace: one `SpecError` per problem, gathered in a
-`WorkspaceError`.
+`AssetFolderError`.
 
 A `SpecError` names the file it was found in, the dotted field inside that file
 (`inferencing_server.code_configuration.entry_script`, `traffic.green`,
@@ -41,7 +41,7 @@ class SpecError(Exception):
         return hash((self.file, self.field, self.message))
 
 
-class WorkspaceError(Exception):
+class AssetFolderError(Exception):
     """Every problem found in a workspace, one per line."""
 
     def __init__(self, folder: Path | str, errors: Iterable[SpecError]) -> None:

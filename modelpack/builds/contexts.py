@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelpack import names
 from modelpack.assets import EnvironmentAsset, PackageAsset, hash_data, hash_tree
 from modelpack.assets.conda import pip_requirement
 
@@ -119,7 +120,7 @@ def render_environment_context(
     spec_hash = hash_data({"image": image, "requirements": requirements, "pip": pip_upgrade})
     return BuildContext(
         folder,
-        labels={"modelpack.environment.hash": spec_hash},
+        labels={names.IMAGE_ENVIRONMENT_HASH: spec_hash},
         hashes={"environment": spec_hash},
     )
 
@@ -137,13 +138,13 @@ def render_package_context(
     server the user's own server image), in a content-named folder under `parent`."""
     model = package.model
     labels = {
-        "modelpack.package.name": package.name,
-        "modelpack.model.name": model.name,
-        "modelpack.model.version": model_version,
-        "modelpack.model.hash": model.content_hash,
-        "modelpack.model.mode": package.mode,
-        "modelpack.environment.hash": environment_hash,
-        "modelpack.server.type": package.server_type,
+        names.IMAGE_PACKAGE_NAME: package.name,
+        names.IMAGE_MODEL_NAME: model.name,
+        names.IMAGE_MODEL_VERSION: model_version,
+        names.IMAGE_MODEL_HASH: model.content_hash,
+        names.IMAGE_MODEL_MODE: package.mode,
+        names.IMAGE_ENVIRONMENT_HASH: environment_hash,
+        names.IMAGE_SERVER_TYPE: package.server_type,
     }
     hashes = {"model": model.content_hash, "environment": environment_hash}
     lines = [f"FROM {base_image}"]
@@ -152,7 +153,7 @@ def render_package_context(
 
     if package.server_type == "azureml_online":
         version = server_version()
-        labels["modelpack.server.version"] = version
+        labels[names.IMAGE_SERVER_VERSION] = version
         hashes["server"] = version
         fills.append(server.server_files)
         lines += [
@@ -165,7 +166,7 @@ def render_package_context(
 
     env_lines, build_args = env_instructions(env)
     lines += env_lines
-    labels["modelpack.env.hash"] = hash_data(env)
+    labels[names.IMAGE_ENV_HASH] = hash_data(env)
     if package.server_type == "azureml_online":
         # Metadata only, and before the model and the code: every instruction after the code
         # is one more build step (a container commit) on each score.py edit.
@@ -195,7 +196,7 @@ def render_package_context(
         fills.append(
             lambda folder: shutil.copytree(code_dir, folder / "code", symlinks=True, ignore=_IGNORE)
         )
-        labels["modelpack.code.hash"] = package.code_hash
+        labels[names.IMAGE_CODE_HASH] = package.code_hash
         hashes["code"] = package.code_hash
         lines.append(f"COPY code {layout.code_dir}")
 

@@ -5,7 +5,7 @@
 prints one workspace per line:
 
 - `stacks/Pulumi.<ws>.yaml` changed: workspace `<ws>`;
-- a file under a workspace's asset folder (its `modelpack:workspace`) changed: that workspace
+- a file under a workspace's asset folder (its `modelpack:assets`) changed: that workspace
   (every workspace deploying that folder);
 - anything the program is built from changed (components/, modelpack/ but for the command
   in modelpack/cli/, __main__.py, Pulumi.yaml, pyproject.toml, stacks/workspaces.yaml):
@@ -21,6 +21,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from modelpack import names
+
 from .errors import CliError
 
 PROGRAM_PATHS = (
@@ -33,7 +35,6 @@ PROGRAM_PATHS = (
 )
 COMMAND_PATH = "modelpack/cli/"
 """The command itself: not part of what a preview runs."""
-DEFAULT_FOLDER = "workspaces/example"
 
 
 def stack_folders(root: Path, stacks_dir: str = "stacks") -> dict[str, str]:
@@ -43,7 +44,7 @@ def stack_folders(root: Path, stacks_dir: str = "stacks") -> dict[str, str]:
         workspace = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
         document = yaml.safe_load(path.read_text())
         config = (document.get("config") if isinstance(document, dict) else None) or {}
-        folder = str(config.get("modelpack:workspace") or DEFAULT_FOLDER)
+        folder = str(names.asset_folder_in(config) or names.DEFAULT_ASSETS_FOLDER)
         folder_path = Path(folder)
         if folder_path.is_absolute():
             try:

@@ -3,9 +3,9 @@ call its endpoint with the sample request, through the traffic split and once pe
 
     python -m modelpack.cli.main_job [--workspace dev]
 
-Steps: train the example model if workspaces/example/model/ has none, `up` the workspace (the
+Steps: train the example model if assets/example/model/ has none, `up` the workspace (the
 stack is created on first use), then invoke every endpoint of the stack with
-workspaces/example/sample-request.json. Exits non-zero, with what to do next, on any failure.
+assets/example/sample-request.json. Exits non-zero, with what to do next, on any failure.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .workspaces import project_root, resolve_workspace
 
 # `make run` runs this from the project's checkout.
 ROOT = project_root()
-EXAMPLE = ROOT / "workspaces" / "example"
+EXAMPLE = ROOT / "assets" / "example"
 MODEL_FILE = EXAMPLE / "model" / "sklearn_regression_model.pkl"
 TRAIN_SCRIPT = EXAMPLE / "train.py"
 SAMPLE_REQUEST = EXAMPLE / "sample-request.json"
@@ -95,7 +95,7 @@ def run(workspace_name: str = "dev", request_file: Path = SAMPLE_REQUEST) -> int
         if not outputs.endpoints:
             raise CliError(
                 f"workspace '{workspace_name}' deployed no endpoint",
-                f"check modelpack:workspace in {runner.workspace.stack_config_file}",
+                f"check modelpack:assets in {runner.workspace.stack_config_file}",
             )
         for name, endpoint in sorted(outputs.endpoints.items()):
             print(f"    {name}: {endpoint.scoring_uri} deployments {sorted(endpoint.deployments)}")

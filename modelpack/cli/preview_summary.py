@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelpack import names
+
 MARKER = "<!-- modelpack-preview:{workspace} -->"
 OPERATIONS = ("create", "update", "replace", "delete", "same")
 _OP_GROUPS = {
@@ -84,8 +86,8 @@ class PreviewSummary:
 def short_type(type_token: str) -> str:
     if type_token.startswith("pulumi-python:dynamic/"):
         return type_token.removeprefix("pulumi-python:dynamic/")
-    if type_token.startswith("modelpack:index:"):
-        return type_token.removeprefix("modelpack:index:")
+    if type_token.startswith(names.TOKEN_PREFIX):
+        return type_token.removeprefix(names.TOKEN_PREFIX)
     return type_token
 
 
@@ -242,7 +244,7 @@ def package_changes(steps: list[Step]) -> list[PackageChange]:
     """What changes inside each package: from its image's `hashes`, or its promoted digest."""
     found: dict[str, PackageChange] = {}
     for step in steps:
-        if step.op == "same" or step.parent_type != "modelpack:index:ModelPackage":
+        if step.op == "same" or step.parent_type != names.MODEL_PACKAGE:
             continue
         package = step.parent_name or step.name
         if step.kind == "docker:Image":
@@ -276,11 +278,11 @@ def deployment_changes(steps: list[Step]) -> list[DeploymentChange]:
     for step in steps:
         if step.op == "same":
             continue
-        if step.type == "modelpack:index:Deployment":
+        if step.type == names.DEPLOYMENT:
             change = found.setdefault(step.name, DeploymentChange(step.name, step.op))
             change.op = step.op
             change.resources.append(step)
-        elif step.parent_type == "modelpack:index:Deployment" and step.parent_name:
+        elif step.parent_type == names.DEPLOYMENT and step.parent_name:
             change = found.setdefault(
                 step.parent_name, DeploymentChange(step.parent_name, "replace")
             )
@@ -293,7 +295,7 @@ def deployment_changes(steps: list[Step]) -> list[DeploymentChange]:
             (step.inputs.get("labels") for step in change.resources if step.inputs.get("labels")),
             None,
         )
-        if labels and labels.get("modelpack.endpoint") and labels.get("modelpack.deployment"):
+        if labels and labels.get(names.LABEL_ENDPOINT) and labels.get(names.LABEL_DEPLOYMENT):
             change.name = f"{labels['modelpack.endpoint']}/{labels['modelpack.deployment']}"
         named[change.name] = change
     return sorted(named.values(), key=lambda change: change.name)

@@ -245,11 +245,12 @@ class PulumiRunner:
             file=self.out,
             flush=True,
         )
-        if "modelpack:workspace" not in self.workspace.stack_config_file.read_text():
+        if not names.asset_folder_in(self.stack_file_config()):
+            key = names.config_key(names.CONFIG_ASSETS)
             self.note(
-                f"{self.workspace.stack_config_file} sets no modelpack:workspace, so the "
-                "example workspace is deployed; set yours with `pulumi config set "
-                f"modelpack:workspace <folder> --stack {self.ws}`"
+                f"{self.workspace.stack_config_file} sets no {key}, so the example asset "
+                f"folder is deployed; set yours with `pulumi config set {key} <folder> "
+                f"--stack {self.ws}`"
             )
         return True
 
@@ -309,13 +310,17 @@ class PulumiRunner:
         """The stack's configuration: {key: {value, objectValue?, secret}}."""
         return json.loads(self.capture("config", "--json").stdout or "{}")
 
-    def target(self) -> str:
-        """`modelpack:target` of the stack file (the default target when it sets none)."""
+    def stack_file_config(self) -> dict[str, Any]:
+        """The `config:` table of the stack file ({} when it has none)."""
         path = self.workspace.stack_config_file
         document = yaml.safe_load(path.read_text()) if path.exists() else None
         config = document.get("config") if isinstance(document, dict) else None
+        return config if isinstance(config, dict) else {}
+
+    def target(self) -> str:
+        """`modelpack:target` of the stack file (the default target when it sets none)."""
         key = names.config_key(names.CONFIG_TARGET)
-        return str((config or {}).get(key) or names.DEFAULT_TARGET)
+        return str(self.stack_file_config().get(key) or names.DEFAULT_TARGET)
 
     def set_config_int(self, path: str, value: int) -> None:
         self.capture("config", "set", "--path", path, str(value), "--type", "int")

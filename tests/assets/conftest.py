@@ -15,7 +15,7 @@ for folder in (REPO, HERE):  # the project is not installed as a package
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from spec_helpers import BASE, EXAMPLE, SEED, Files, write_files  # noqa: E402
+from asset_helpers import BASE, EXAMPLE, SEED, Files, write_files  # noqa: E402
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def make_workspace(tmp_path: Path) -> Callable[[Files], Path]:
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    """A copy of workspaces/example with a stand-in model file (train.py is not run)."""
+    """A copy of assets/example with a stand-in model file (train.py is not run)."""
     root = tmp_path / "example"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("model", "__pycache__", "*.pyc"))
     (root / "model").mkdir()

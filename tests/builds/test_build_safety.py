@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.assets import load_workspace
+from modelpack.assets import load_asset_folder
 from modelpack.builds import layout_for, render_package_context
 from modelpack.builds.folders import prune, publish
 from modelpack.builds.server import INFERENCE_SOURCE
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "workspaces" / "example"
+EXAMPLE = REPO / "assets" / "example"
 ENV_IMAGE = "sha256:" + "e" * 64
 AWKWARD = 'it\'s "q"\nRUN id > /tmp/pwned\n$HOME ${PATH} \\ ü 🎉'
 
@@ -33,7 +33,7 @@ def workspace_root(tmp_path: Path) -> Path:
 
 
 def render(root: Path, parent: Path, name: str = "sklearn-regression-docker-pkg"):
-    package = load_workspace(root).package(name)
+    package = load_asset_folder(root).package(name)
     layout = layout_for(package, "1")
     return render_package_context(package, ENV_IMAGE, "1", layout, parent, environment_hash="h")
 

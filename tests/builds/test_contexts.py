@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.assets import load_workspace
+from modelpack.assets import load_asset_folder
 from modelpack.builds import layout_for, render_environment_context, render_package_context
 from modelpack.builds.contexts import mlflow_requirements
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "workspaces" / "example"
+EXAMPLE = REPO / "assets" / "example"
 ENV_IMAGE = "sha256:" + "e" * 64
 
 
@@ -24,7 +24,7 @@ def workspace(tmp_path: Path):
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("model", "__pycache__"))
     (root / "model").mkdir()
     (root / "model" / "sklearn_regression_model.pkl").write_bytes(b"stand-in model")
-    return load_workspace(root)
+    return load_asset_folder(root)
 
 
 def dockerfile(folder: Path) -> list[str]:
@@ -118,7 +118,7 @@ def test_score_edit_changes_only_the_code_hash(workspace, tmp_path: Path) -> Non
     (package.code_dir / "score.py").write_text(
         (package.code_dir / "score.py").read_text() + "\n# edited\n"
     )
-    after = load_workspace(workspace.root).package("sklearn-regression-docker-pkg").hashes
+    after = load_asset_folder(workspace.root).package("sklearn-regression-docker-pkg").hashes
     changed = {key for key in before if before[key] != after[key]}
     assert changed == {"code"}
 
@@ -186,7 +186,7 @@ def test_custom_server_package_keeps_the_servers_own_command(tmp_path: Path) -> 
         "model_configuration: {mode: copy, mount_path: /models}\n"
         "environment_variables: {MODEL_PATH: /models/linear.json}\n"
     )
-    package = load_workspace(root).package("linear-pkg")
+    package = load_asset_folder(root).package("linear-pkg")
     layout = layout_for(package, "1")
     assert (str(layout.model_dir), layout.port, layout.code_dir) == ("/models", 8501, None)
     context = render_package_context(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from modelpack.cli.changes import changed_files, stack_folders, touched_workspaces
 
-FOLDERS = {"dev": "workspaces/example", "prod": "workspaces/example", "team": "workspaces/team"}
+FOLDERS = {"dev": "assets/example", "prod": "assets/example", "team": "workspaces/team"}
 
 
 def test_stack_config_touches_its_workspace() -> None:
@@ -16,9 +16,9 @@ def test_stack_config_touches_its_workspace() -> None:
 
 
 def test_asset_folder_touches_every_workspace_deploying_it() -> None:
-    assert touched_workspaces(["workspaces/example/src/score.py"], FOLDERS) == ["dev", "prod"]
+    assert touched_workspaces(["assets/example/src/score.py"], FOLDERS) == ["dev", "prod"]
     assert touched_workspaces(["workspaces/team/blue.yml"], FOLDERS) == ["team"]
-    assert touched_workspaces(["workspaces/example2/blue.yml"], FOLDERS) == []
+    assert touched_workspaces(["assets/example2/blue.yml"], FOLDERS) == []
 
 
 def test_program_changes_touch_all_and_others_none() -> None:
@@ -43,25 +43,25 @@ def test_stack_folders_and_git_diff(tmp_path: Path) -> None:
 
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(
-        "config:\n  modelpack:workspace: workspaces/example\n"
+        "config:\n  modelpack:workspace: assets/example\n"
     )
     (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(
-        f"config:\n  modelpack:workspace: {tmp_path}/workspaces/prod/\n"
+        f"config:\n  modelpack:assets: {tmp_path}/assets/prod/\n"
     )
     (tmp_path / "stacks" / "Pulumi.bare.yaml").write_text("")
     assert stack_folders(tmp_path) == {
-        "bare": "workspaces/example",
-        "dev": "workspaces/example",
-        "prod": "workspaces/prod",
+        "bare": "assets/example",
+        "dev": "assets/example",
+        "prod": "assets/prod",
     }
     git("init", "-q", "-b", "main")
     git("-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "base")
     git("checkout", "-qb", "change")
-    (tmp_path / "workspaces" / "prod").mkdir(parents=True)
-    (tmp_path / "workspaces" / "prod" / "blue.yml").write_text("name: blue\n")
+    (tmp_path / "assets" / "prod").mkdir(parents=True)
+    (tmp_path / "assets" / "prod" / "blue.yml").write_text("name: blue\n")
     git("add", ".")
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "change")
     changed = changed_files(tmp_path, "main")
-    assert changed == ["workspaces/prod/blue.yml"]
+    assert changed == ["assets/prod/blue.yml"]
     assert touched_workspaces(changed, stack_folders(tmp_path)) == ["prod"]

@@ -18,7 +18,7 @@ from modelpack.cli.logs import replica_logs
 from modelpack.cli.outputs import load_outputs
 from modelpack.cli.pulumi_runner import PulumiRunner
 from modelpack.cli.workspaces import Workspace
-from tests.support.project import copy_example_workspace, modelpack_stack
+from tests.support.project import copy_example_assets, modelpack_stack
 from tests.support.pulumi_cli import PASSPHRASE
 
 pytestmark = pytest.mark.real
@@ -34,7 +34,7 @@ def predictions(workspace: Path) -> list[float]:
 
 
 def test_cli_verbs_against_a_deployed_example(tmp_path: Path) -> None:
-    example = copy_example_workspace(tmp_path / "workspace")
+    example = copy_example_assets(tmp_path / "workspace")
     stack = modelpack_stack(tmp_path, STACK, example)
     workspace = Workspace(
         name=STACK,

@@ -359,7 +359,7 @@ def test_new_stack_gets_its_own_backend_and_passphrase(
     shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "stacks").mkdir()
     salt = "v1:w6LJ6KMZz90=:v1:lIypYMXiFN720MqH:y1Mni5Kqt+/03/BUGjEMiH9CsJ4xrA=="
-    committed = f"config:\n  modelpack:workspace: workspaces/example\nencryptionsalt: {salt}\n"
+    committed = f"config:\n  modelpack:workspace: assets/example\nencryptionsalt: {salt}\n"
     (tmp_path / "stacks" / "Pulumi.cliunit.yaml").write_text(committed)
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASS")}
     runner = PulumiRunner(resolve_workspace("cliunit", root=tmp_path, environ=environ), environ)

@@ -174,7 +174,7 @@ def test_pip_install_then_modelpack_up_from_the_checkout(tmp_path: Path) -> None
     registry_port = free_port()
     (checkout / "stacks" / f"Pulumi.{ws}.yaml").write_text(
         "config:\n"
-        f"  modelpack:workspace: {assets}\n"
+        f"  modelpack:assets: {assets}\n"
         '  modelpack:routerPort: "0"\n'
         f'  modelpack:registryPort: "{registry_port}"\n'
     )

@@ -15,7 +15,7 @@ from modelpack.cli.errors import CliError
 from modelpack.cli.promote import PROMOTED_KEY, promote
 from modelpack.image_registry import manifest_exists, parse_reference
 from tests.support.deployed import DeployedWorkspace, deployed_workspace, image_tags
-from tests.support.project import PORTABLE_PACKAGE, copy_portable_workspace
+from tests.support.project import PORTABLE_PACKAGE, copy_portable_assets
 
 pytestmark = pytest.mark.real
 
@@ -39,7 +39,7 @@ def test_promote_dev_to_prod_deploys_the_same_digest(
 ) -> None:
     dev = portable_dev
     dev_package = dev.outputs()["packages"][PORTABLE_PACKAGE]
-    prod_folder = copy_portable_workspace(tmp_path / "prod-workspace")
+    prod_folder = copy_portable_assets(tmp_path / "prod-workspace")
     with deployed_workspace(tmp_path / "prod", "prod", workspace=prod_folder, up=False) as prod:
         # An unknown package is refused before anything is copied.
         with pytest.raises(CliError, match="no package 'nope'"):

@@ -17,7 +17,7 @@ import numpy
 import pytest
 
 from tests.support.load import SteadyLoad
-from tests.support.project import copy_example_workspace, modelpack_stack
+from tests.support.project import copy_example_assets, modelpack_stack
 
 pytestmark = pytest.mark.real
 
@@ -69,7 +69,7 @@ class Deployed:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("endpoint")
-    workspace = copy_example_workspace(root / "workspace")
+    workspace = copy_example_assets(root / "workspace")
     # Two blue replicas, so that one can be killed while the other serves.
     (workspace / "blue.yml").write_text(
         (workspace / "blue.yml").read_text().replace("instance_count: 1", "instance_count: 2")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.deployed import DeployedWorkspace, deployed_workspace, short_id
-from tests.support.project import copy_portable_workspace
+from tests.support.project import copy_portable_assets
 
 pytestmark = pytest.mark.real
 
@@ -134,7 +134,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedWorks
     image = f"modelpack-test/root-server:{short_id()}"
     client.images.build(path=str(context), tag=image, pull=False, rm=True)
     try:
-        workspace = copy_portable_workspace(root / "workspace")
+        workspace = copy_portable_assets(root / "workspace")
         (workspace / "linear.json").write_text(json.dumps({"coef": [1.0], "intercept": 0.0}))
         for name, text in CUSTOM_ASSETS.items():
             (workspace / name).write_text(text.replace("{image}", image))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.deployed import deployed_workspace, image_tags
-from tests.support.project import copy_example_workspace, modelpack_stack
+from tests.support.project import copy_example_assets, modelpack_stack
 
 pytestmark = pytest.mark.real
 
@@ -83,7 +83,7 @@ def test_versions_follow_content(tmp_path: Path) -> None:
 def test_pinning_the_served_model_version_keeps_its_folder(tmp_path: Path) -> None:
     """Pinning `version: 1` renames the model's resource; the old registration's delete must
     leave the folder that the new registration (and blue's readonly_mount replica) use."""
-    workspace = copy_example_workspace(tmp_path / "workspace")
+    workspace = copy_example_assets(tmp_path / "workspace")
     with deployed_workspace(tmp_path, "pin", workspace) as deployed:
         version_dir = deployed.state_dir / "models" / "sklearn-regression" / "1"
         model_file = version_dir / "model" / "sklearn_regression_model.pkl"

@@ -29,7 +29,7 @@ import pytest
 
 from tests.support.deployed import image_tags
 from tests.support.mlflow_venv import mlflow_python
-from tests.support.project import EXAMPLE_WORKSPACE, copy_example_workspace, modelpack_stack
+from tests.support.project import EXAMPLE_ASSETS, copy_example_assets, modelpack_stack
 from tests.support.pulumi_cli import Stack
 
 pytestmark = pytest.mark.real
@@ -54,7 +54,7 @@ def engine() -> docker.DockerClient:
 
 def package_workspace(destination: Path) -> Path:
     """The example workspace without its endpoint and deployments: packages only."""
-    workspace = copy_example_workspace(destination)
+    workspace = copy_example_assets(destination)
     for name in ("endpoint.yml", "blue.yml", "green.yml"):
         (workspace / name).unlink()
     return workspace
@@ -346,7 +346,7 @@ class Mlflow:
     def __init__(self, root: Path, workspace: Path, stack: Stack) -> None:
         self.root, self.workspace, self.stack = root, workspace, stack
         self.outputs = stack.outputs()
-        self.rows = sample_rows(EXAMPLE_WORKSPACE)
+        self.rows = sample_rows(EXAMPLE_ASSETS)
         self.expected = expected_predictions(workspace / "sklearn-mlflow" / "model.pkl", self.rows)
 
 
@@ -450,7 +450,7 @@ def custom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Custom]:
     engine().images.build(path=str(context), tag=server_image, pull=False, rm=True)
     try:
         # The model: the example's trained regression, exported as coefficients.
-        example = copy_example_workspace(root / "example")
+        example = copy_example_assets(root / "example")
         trained = joblib.load(example / "model" / "sklearn_regression_model.pkl")
         workspace = root / "workspace"
         workspace.mkdir()
@@ -576,7 +576,7 @@ def test_invalid_workspace_fails_preview_naming_file_and_field(checked, case: st
     breaker, file_name, field_name, words = CHECKS[case]
     workspace = package_workspace(root / case)
     breaker(workspace)
-    stack.set_config("modelpack:workspace", str(workspace))
+    stack.set_config("modelpack:assets", str(workspace))
 
     preview = stack.run("preview", "--diff", check=False)
     output = preview.stdout + preview.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components.promotion import PromotionError, check_promotions, promotion_problems
-from modelpack.assets import load_workspace
-from tests.support.project import copy_example_workspace
+from modelpack.assets import load_asset_folder
+from tests.support.project import copy_example_assets
 
 COPY = "sklearn-regression-docker-pkg"
 MOUNT = "sklearn-regression-online-pkg"
@@ -15,8 +15,8 @@ DIGEST = "sha256:" + "d" * 64
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory):
-    folder = copy_example_workspace(tmp_path_factory.mktemp("promotion") / "workspace")
-    return load_workspace(folder).packages
+    folder = copy_example_assets(tmp_path_factory.mktemp("promotion") / "workspace")
+    return load_asset_folder(folder).packages
 
 
 def test_copy_package_in_this_registry_is_accepted(packages) -> None:

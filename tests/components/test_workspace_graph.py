@@ -13,9 +13,9 @@ import pytest
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
 from modelpack import names
-from modelpack.assets import load_workspace
+from modelpack.assets import load_asset_folder
 from modelpack.targets.docker.target import DockerTarget
-from tests.support.project import copy_example_workspace
+from tests.support.project import copy_example_assets
 
 DIGEST = "sha256:" + "0" * 64
 ENDPOINT = "sklearn-regression-online"
@@ -64,23 +64,23 @@ def unsecret(value):
 
 @pytest.fixture
 def declared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """(mocks, graph) of the example workspace declared under mocks."""
+    """(mocks, graph) of the example asset folder declared under mocks."""
     # The base-image check asks the engine; its answer is not what these tests are about.
     monkeypatch.setattr(DockerTarget, "python_version", lambda self, image: "3.11.2")
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="modelpack", stack="mock", preview=False)
-    workspace = load_workspace(copy_example_workspace(tmp_path / "workspace"))
+    assets = load_asset_folder(copy_example_assets(tmp_path / "assets"))
     settings = StackSettings(
         stack="mock",
         target="docker",
-        workspace=workspace.folder,
+        assets=assets.folder,
         state_dir=tmp_path / "state",
         router_port=18080,
         key_generation_table={},
         max_body_bytes=names.DEFAULT_MAX_BODY_BYTES,
         registry_port=18500,
     )
-    return mocks, build_graph(workspace, settings)
+    return mocks, build_graph(assets, settings)
 
 
 def urn_of(resource: pulumi.Resource) -> pulumi.Output[str]:

@@ -2,8 +2,8 @@
 `pulumi up` of a stack that already serves the valid workspace, fails during the preview with
 one error naming the file and the field, and the stack's state is left exactly as it was.
 
-The corpus is the spec tests' table of broken workspaces (tests/spec/test_spec_workspace_errors.py
-CASES: the base workspace of tests/spec/spec_helpers.py with one mistake each), plus the checks
+The corpus is the spec tests' table of broken workspaces (tests/assets/test_asset_folder_errors.py
+CASES: the base workspace of tests/assets/asset_helpers.py with one mistake each), plus the checks
 that need the Docker engine (a conda `python=` that the base image does not have).
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-SPEC_TESTS = Path(__file__).resolve().parents[1] / "assets"
-sys.path.insert(0, str(SPEC_TESTS))  # the spec tests import their helpers by file name
+ASSET_TESTS = Path(__file__).resolve().parents[1] / "assets"
+sys.path.insert(0, str(ASSET_TESTS))  # the asset tests import their helpers by file name
 
-from spec_helpers import BASE, write_files  # noqa: E402
-from test_spec_workspace_errors import CASES  # noqa: E402
+from asset_helpers import BASE, write_files  # noqa: E402
+from test_asset_folder_errors import CASES  # noqa: E402
 
 from tests.support.project import modelpack_stack  # noqa: E402
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from modelpack.assets import load_workspace
+from modelpack.assets import load_asset_folder
 from tests.support.deployed import deployed_workspace
 from tests.support.small_workspace import PACKAGE, SCORE, write_small_workspace
 
@@ -86,7 +86,7 @@ def test_preview_during_an_up_leaves_the_ups_build_folders_alone(tmp_path: Path)
             code, output = process.finish()
             assert code == 0, f"{name} failed:\n{output[-4000:]}"
 
-        package = load_workspace(workspace).package(PACKAGE)
+        package = load_asset_folder(workspace).package(PACKAGE)
         image = deployed.outputs()["packages"][PACKAGE]["image"]
         labels = docker.from_env().api.inspect_image(image)["Config"]["Labels"]
         assert labels["modelpack.code.hash"] == package.code_hash

@@ -17,7 +17,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support.project import copy_example_workspace, modelpack_stack
+from tests.support.project import copy_example_assets, modelpack_stack
 
 pytestmark = pytest.mark.real
 
@@ -92,7 +92,7 @@ class Endpoint:
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("faults")
-    workspace = copy_example_workspace(root / "workspace")
+    workspace = copy_example_assets(root / "workspace")
     stack = modelpack_stack(root, f"flt{uuid.uuid4().hex[:6]}", workspace)
     stack.up()
     try:

@@ -27,7 +27,7 @@ from modelpack.cli.pulumi_runner import PulumiRunner
 from modelpack.cli.workspaces import Workspace
 from modelpack.image_registry import RegistrySpec, running_pids, stop
 
-from .project import copy_portable_workspace, free_port, modelpack_stack
+from .project import copy_portable_assets, free_port, modelpack_stack
 from .pulumi_cli import PASSPHRASE, Stack
 
 ENDPOINT = "sklearn-regression-online"
@@ -129,7 +129,7 @@ def deployed_workspace(
     """A stack `<prefix><id>` deploying `workspace` (default: a new portable copy of the
     example), upped unless `up` is false (then call `.up()`); destroyed and checked for
     leftovers on exit."""
-    workspace = workspace or copy_portable_workspace(root / "workspace")
+    workspace = workspace or copy_portable_assets(root / "workspace")
     port = free_port()
     stack = modelpack_stack(
         root, f"{prefix}{short_id()}", workspace, **{"modelpack:registryPort": str(port)}, **config

@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 
 from .deployed import DeployedWorkspace
-from .project import copy_example_workspace
+from .project import copy_example_assets
 
 ENDPOINT = "sklearn-regression-online"
 
 
 def token_workspace(destination: Path, auth_mode: str) -> Path:
     """The example with blue alone behind an endpoint of `auth_mode`."""
-    workspace = copy_example_workspace(destination)
+    workspace = copy_example_assets(destination)
     (workspace / "green.yml").unlink()
     (workspace / "endpoint.yml").write_text(
         f"name: {ENDPOINT}\nauth_mode: {auth_mode}\ntraffic:\n  blue: 100\n"

@@ -10,17 +10,17 @@ from pathlib import Path
 from .pulumi_cli import Stack
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_WORKSPACE = REPO / "workspaces" / "example"
+EXAMPLE_ASSETS = REPO / "assets" / "example"
 
 
-def copy_example_workspace(destination: Path) -> Path:
+def copy_example_assets(destination: Path) -> Path:
     """The example workspace with a trained model (trained once per machine, then copied)."""
-    model = EXAMPLE_WORKSPACE / "model" / "sklearn_regression_model.pkl"
+    model = EXAMPLE_ASSETS / "model" / "sklearn_regression_model.pkl"
     if not model.exists():
         import runpy
 
-        runpy.run_path(str(EXAMPLE_WORKSPACE / "train.py"), run_name="__main__")
-    shutil.copytree(EXAMPLE_WORKSPACE, destination, ignore=shutil.ignore_patterns("__pycache__"))
+        runpy.run_path(str(EXAMPLE_ASSETS / "train.py"), run_name="__main__")
+    shutil.copytree(EXAMPLE_ASSETS, destination, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
 
 
@@ -35,10 +35,10 @@ instance_count: 1
 """
 
 
-def copy_portable_workspace(destination: Path) -> Path:
+def copy_portable_assets(destination: Path) -> Path:
     """The example workspace with blue and green both deploying the copy-mode package (the one
     that can be promoted), and no readonly_mount package: one package image to build."""
-    workspace = copy_example_workspace(destination)
+    workspace = copy_example_assets(destination)
     (workspace / "package-moe.yml").unlink()
     for name in ("blue", "green"):
         text = DEPLOYMENT.format(name=name, package=PORTABLE_PACKAGE)
@@ -67,7 +67,7 @@ def modelpack_stack(root: Path, name: str, workspace: Path, **config: str) -> St
     stack = Stack(project, root / "backend", name)
     stack.init()
     settings = {
-        "modelpack:workspace": str(workspace),
+        "modelpack:assets": str(workspace),
         "modelpack:stateDir": str(root / "state"),
         "modelpack:routerPort": "0",
         **config,

@@ -28,6 +28,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack import names
 from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.targets.docker.client import engine
 
@@ -66,9 +67,9 @@ def published_ports(stack: str, endpoint: str) -> tuple[set[int], int | None]:
     for container in engine().containers.list(all=True):
         labels = container.labels or {}
         mine = (
-            labels.get("modelpack.stack") == stack
-            and labels.get("modelpack.endpoint") == endpoint
-            and labels.get("modelpack.role") == "router"
+            labels.get(names.LABEL_STACK) == stack
+            and labels.get(names.LABEL_ENDPOINT) == endpoint
+            and labels.get(names.LABEL_ROLE) == names.ROLE_ROUTER
         )
         bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
         for binding in bindings.values():

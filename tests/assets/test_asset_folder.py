@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from spec_helpers import BASE, CONDA, Files
+from asset_helpers import BASE, CONDA, Files
 
-from modelpack.assets import WorkspaceError, load_workspace
+from modelpack.assets import AssetFolderError, load_asset_folder
 
 
 def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files], Path]) -> None:
@@ -21,7 +21,7 @@ def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files],
             "notes.txt": "name: x\n",
         }
     )
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     assert sorted(p.name for p in workspace.skipped) == [
         "Pulumi.yaml",
         "conda-top.yml",
@@ -37,7 +37,7 @@ def test_conda_file_at_top_level_referenced_by_environment(
             "environment.yml": "name: env1\nimage: python:3.11-slim\nconda_file: conda.yml\n",
         }
     )
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     assert workspace.environment("env1").conda_file == (folder / "conda.yml").resolve()
     assert [p.name for p in workspace.skipped] == ["conda.yml"]
 
@@ -50,7 +50,7 @@ def test_references_pick_versions(make_workspace: Callable[[Files], Path]) -> No
             "environment-old.yml": BASE["environment.yml"] + "version: 1\n",
         }
     )
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     assert workspace.package("pkg1").base_environment is workspace.environment("env1", "10")
     assert workspace.environment("env1").version == "10"
 
@@ -68,7 +68,7 @@ def test_long_id_and_versioned_references(make_workspace: Callable[[Files], Path
             "model.yml": BASE["model.yml"] + "version: 5\n",
         }
     )
-    package = load_workspace(folder).package("pkg1")
+    package = load_asset_folder(folder).package("pkg1")
     assert package.base_environment is not None and package.base_environment.version == "3"
     assert package.model.version == "5"
 
@@ -80,7 +80,7 @@ def test_package_names_its_model(make_workspace: Callable[[Files], Path]) -> Non
             "package.yml": BASE["package.yml"] + "model: azureml:m2@latest\n",
         }
     )
-    model = load_workspace(folder).package("pkg1").model
+    model = load_asset_folder(folder).package("pkg1").model
     assert model.name == "m2"
     assert model.path == (folder / "model" / "weights.bin").resolve()
 
@@ -89,7 +89,7 @@ def test_scoring_script_alias_in_package(make_workspace: Callable[[Files], Path]
     folder = make_workspace(
         {"package.yml": BASE["package.yml"].replace("entry_script:", "scoring_script:")}
     )
-    assert load_workspace(folder).package("pkg1").entry_script == "score.py"
+    assert load_asset_folder(folder).package("pkg1").entry_script == "score.py"
 
 
 def test_custom_server_package(make_workspace: Callable[[Files], Path]) -> None:
@@ -111,7 +111,7 @@ model_configuration:
 """
         }
     )
-    package = load_workspace(folder).package("pkg1")
+    package = load_asset_folder(folder).package("pkg1")
     assert package.server_type == "custom"
     assert package.code_dir is None and package.entry_script is None
     assert package.inference_configuration is not None
@@ -128,7 +128,7 @@ def test_mlflow_model_needs_no_code_or_base(make_workspace: Callable[[Files], Pa
             "inferencing_server:\n  type: azureml_online\n",
         }
     )
-    package = load_workspace(folder).package("pkg1")
+    package = load_asset_folder(folder).package("pkg1")
     assert package.base_environment is None and package.code_dir is None
 
 
@@ -152,7 +152,7 @@ instance_count: 2
             "endpoint.yml": BASE["endpoint.yml"] + "mirror_traffic:\n  green: 10\n",
         }
     )
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     green = workspace.deployment("ep1", "green")
     assert green.instance_type.name == "Standard_DS2_v2" and green.instance_count == 2
     assert not green.package_model and green.package.implicit
@@ -172,7 +172,7 @@ def test_pip_requirements_environment(make_workspace: Callable[[Files], Path]) -
             "--extra-index-url https://example.invalid/simple\n",
         }
     )
-    environment = load_workspace(folder).environment("env1")
+    environment = load_asset_folder(folder).environment("env1")
     assert environment.requirements.requirements == [
         "numpy==1.26.4",
         "--extra-index-url https://example.invalid/simple",
@@ -182,16 +182,16 @@ def test_pip_requirements_environment(make_workspace: Callable[[Files], Path]) -
 
 def test_environment_hash_follows_requirements(make_workspace: Callable[[Files], Path]) -> None:
     folder = make_workspace()
-    before = load_workspace(folder).environment("env1").content_hash
+    before = load_asset_folder(folder).environment("env1").content_hash
     (folder / "environment" / "conda.yaml").write_text(CONDA.replace("1.26.4", "1.26.3"))
-    assert load_workspace(folder).environment("env1").content_hash != before
+    assert load_asset_folder(folder).environment("env1").content_hash != before
 
 
 def test_decimal_versions_stay_text(make_workspace: Callable[[Files], Path]) -> None:
     folder = make_workspace({"model.yml": BASE["model.yml"] + "version: 1.10\n"})
-    assert load_workspace(folder).model("m1").version == "1.10"
+    assert load_asset_folder(folder).model("m1").version == "1.10"
 
 
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match="is not a folder"):
-        load_workspace(tmp_path / "nowhere")
+    with pytest.raises(AssetFolderError, match="is not a folder"):
+        load_asset_folder(tmp_path / "nowhere")

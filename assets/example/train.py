@@ -1,7 +1,7 @@
 """Train the example model: Ridge regression on scikit-learn's bundled diabetes data, saved
 with joblib to model/sklearn_regression_model.pkl next to this file.
 
-    python workspaces/example/train.py
+    python assets/example/train.py
 """
 
 from pathlib import Path

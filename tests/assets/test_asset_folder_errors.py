@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from spec_helpers import BASE, CONDA, SCORE, Files, Link
+from asset_helpers import BASE, CONDA, SCORE, Files, Link
 
-from modelpack.assets import SpecError, WorkspaceError, load_workspace
+from modelpack.assets import AssetFolderError, SpecError, load_asset_folder
 
 CODE = """\
 code_configuration:
@@ -39,8 +39,8 @@ def edit(name: str, old: str, new: str) -> Files:
 
 
 def errors_of(folder: Path) -> list[SpecError]:
-    with pytest.raises(WorkspaceError) as caught:
-        load_workspace(folder)
+    with pytest.raises(AssetFolderError) as caught:
+        load_asset_folder(folder)
     return caught.value.errors
 
 
@@ -460,7 +460,7 @@ def test_error_is_reported_at_file_and_field(
 
 
 def test_base_workspace_is_valid(make_workspace: Callable[[Files], Path]) -> None:
-    workspace = load_workspace(make_workspace())
+    workspace = load_asset_folder(make_workspace())
     assert workspace.deployment("ep1", "blue").package.name == "pkg1"
 
 
@@ -479,8 +479,8 @@ def test_every_error_is_collected(make_workspace: Callable[[Files], Path]) -> No
         | edit("package.yml", "code: src", "code: source")
         | {"model": None}
     )
-    with pytest.raises(WorkspaceError) as caught:
-        load_workspace(folder)
+    with pytest.raises(AssetFolderError) as caught:
+        load_asset_folder(folder)
     error = caught.value
     assert len(error.errors) == 3
     lines = str(error).splitlines()

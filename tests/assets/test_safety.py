@@ -1,6 +1,6 @@
 """What the spec layer lets through to builds: environment values exactly as written, links
 that stay inside their folder (and hashes that never follow a link), no empty asset file.
-The refusals themselves are cases of test_spec_workspace_errors.CASES."""
+The refusals themselves are cases of test_asset_folder_errors.CASES."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from spec_helpers import BASE, Files, Link
+from asset_helpers import BASE, Files, Link
 
-from modelpack.assets import WorkspaceError, hash_path, hash_tree, load_workspace
+from modelpack.assets import AssetFolderError, hash_path, hash_tree, load_asset_folder
 from modelpack.assets.base import AssetName, DeploymentName, EndpointName, Version
 
 AWKWARD_VALUES = {
@@ -42,7 +42,7 @@ def test_environment_values_are_kept_byte_for_byte(
     for name in ("package.yml", "blue.yml"):
         with (folder / name).open("a") as file:
             file.write(yaml_mapping(AWKWARD_VALUES))
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     assert workspace.package("pkg1").environment_variables == AWKWARD_VALUES
     assert workspace.deployment("ep1", "blue").environment_variables == AWKWARD_VALUES
 
@@ -52,8 +52,8 @@ def test_whitespace_only_asset_file_is_an_error_naming_it(
 ) -> None:
     folder = make_workspace()
     (folder / "endpoint.yml").write_text("  \n\t\n   ")
-    with pytest.raises(WorkspaceError) as caught:
-        load_workspace(folder)
+    with pytest.raises(AssetFolderError) as caught:
+        load_asset_folder(folder)
     (error,) = caught.value.errors
     assert error.file == folder / "endpoint.yml"
     assert "the file is empty" in error.message
@@ -67,7 +67,7 @@ def test_links_inside_a_folder_are_allowed(make_workspace: Callable[[Files], Pat
             "src/helpers/score_link.py": Link("../score.py"),
         }
     )
-    workspace = load_workspace(folder)
+    workspace = load_asset_folder(folder)
     assert workspace.package("pkg1").model.content_hash
 
 

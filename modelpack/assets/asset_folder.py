@@ -1,7 +1,7 @@
 """Loading a workspace folder: every ``*.yml`` / ``*.yaml`` asset at its top level, checked
 and cross-referenced.
 
-``load_workspace(folder)`` returns a `Workspace` or raises one `WorkspaceError` listing every
+``load_asset_folder(folder)`` returns a `AssetFolder` or raises one `AssetFolderError` listing every
 problem found (one `SpecError` per line). Files referenced by assets (conda files, code
 folders, model folders) may live in sub-folders; they must stay inside the workspace folder.
 """
@@ -24,7 +24,7 @@ from .conda import (
 from .deployment import ManagedOnlineDeployment
 from .endpoint import OnlineEndpoint
 from .environment import Environment, InlineEnvironment
-from .errors import SpecError, WorkspaceError
+from .errors import AssetFolderError, SpecError
 from .instance_types import lookup_instance_type
 from .kinds import ASSET_MODELS, AssetKind, UnknownSchema, detect_kind
 from .links import links_leaving
@@ -42,7 +42,7 @@ _CODE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(eq=False)
-class Workspace:
+class AssetFolder:
     """Every asset of a workspace folder, resolved.
 
     `folder` is the folder as given, `root` its absolute path. `packages` holds the written
@@ -84,8 +84,8 @@ class Workspace:
         raise KeyError(f"no deployment {name!r} in endpoint {endpoint!r}")
 
 
-def load_workspace(folder: Path | str) -> Workspace:
-    """Load, check and resolve the workspace in `folder`; raises `WorkspaceError`."""
+def load_asset_folder(folder: Path | str) -> AssetFolder:
+    """Load, check and resolve the workspace in `folder`; raises `AssetFolderError`."""
     return _Loader(Path(folder)).load()
 
 
@@ -127,7 +127,7 @@ class _Loader:
         self.folder = folder
         self.root = folder.resolve()
         self.errors: list[SpecError] = []
-        self.workspace = Workspace(folder=folder, root=self.root)
+        self.workspace = AssetFolder(folder=folder, root=self.root)
         # Reference namespaces: the assets that `azureml:` references can name.
         self.models: list[ModelAsset] = []
         self.environments: list[EnvironmentAsset] = []
@@ -201,9 +201,9 @@ class _Loader:
 
     # -- the steps ----------------------------------------------------------------------
 
-    def load(self) -> Workspace:
+    def load(self) -> AssetFolder:
         if not self.root.is_dir():
-            raise WorkspaceError(self.folder, [SpecError(self.folder, "", "is not a folder")])
+            raise AssetFolderError(self.folder, [SpecError(self.folder, "", "is not a folder")])
         documents = self.read_documents()
         by_kind: dict[AssetKind, list[_Document]] = {kind: [] for kind in AssetKind}
         for document in documents:
@@ -240,7 +240,7 @@ class _Loader:
             # File by file, in listing order; files below the top level last.
             order = {self.shown(path): i for i, path in enumerate(self.files)}
             self.errors.sort(key=lambda e: order.get(e.file, len(order)))
-            raise WorkspaceError(self.folder, self.errors)
+            raise AssetFolderError(self.folder, self.errors)
         return self.workspace
 
     def read_documents(self) -> list[_Document]:

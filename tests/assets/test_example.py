@@ -1,4 +1,4 @@
-"""workspaces/example loads and resolves: package -> environment -> model."""
+"""assets/example loads and resolves: package -> environment -> model."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import json
 import re
 from pathlib import Path
 
-from spec_helpers import EXAMPLE
+from asset_helpers import EXAMPLE
 
-from modelpack.assets import load_workspace
+from modelpack.assets import load_asset_folder
 from modelpack.assets.hashing import hash_path
 from modelpack.assets.scripts import check_entry_script
 
 
 def test_example_workspace_resolves(example: Path) -> None:
-    workspace = load_workspace(example)
+    workspace = load_asset_folder(example)
 
     assert [m.name for m in workspace.models] == ["sklearn-regression"]
     model = workspace.model("sklearn-regression")
@@ -65,14 +65,14 @@ def test_example_workspace_resolves(example: Path) -> None:
 
 
 def test_example_hashes_follow_content(example: Path) -> None:
-    package = load_workspace(example).package("sklearn-regression-online-pkg")
+    package = load_asset_folder(example).package("sklearn-regression-online-pkg")
     assert package.hashes["model"] == hash_path(example / "model")
     before = dict(package.hashes)
 
     (example / "src" / "score.py").write_text(
         (example / "src" / "score.py").read_text() + "\n# changed\n"
     )
-    after = load_workspace(example).package("sklearn-regression-online-pkg").hashes
+    after = load_asset_folder(example).package("sklearn-regression-online-pkg").hashes
     assert after["code"] != before["code"]
     assert after["model"] == before["model"]
     assert after["environment"] == before["environment"]

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from spec_helpers import SCORE, write_files
+from asset_helpers import SCORE, write_files
 
 from modelpack.assets import (
     AssetKind,
@@ -15,7 +15,7 @@ from modelpack.assets import (
     ModelPackage,
     conda_to_pip,
     detect_kind,
-    load_workspace,
+    load_asset_folder,
 )
 
 
@@ -93,7 +93,7 @@ def test_seed_files_form_a_workspace(seed: Path, tmp_path: Path) -> None:
             "src/score.py": SCORE,
         },
     )
-    workspace = load_workspace(root)
+    workspace = load_asset_folder(root)
     deployment = workspace.deployment("hello-packages", "with-package")
     assert deployment.package.name == "sklearn-regression-online-pkg"
     assert deployment.package.model.name == "sklearn-regression"

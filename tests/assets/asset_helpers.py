@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = Path(__file__).resolve().parent / "fixtures" / "seed"
-EXAMPLE = REPO / "workspaces" / "example"
+EXAMPLE = REPO / "assets" / "example"
 
 
 @dataclass(frozen=True)
