@@ -3,6 +3,7 @@ models, environments, packages, endpoints and deployments as one graph."""
 
 import pulumi
 
+from components.model import auto_versions
 from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
@@ -11,7 +12,11 @@ from modelpack.assets import AssetFolderError, SpecError, load_asset_folder
 
 settings = StackSettings.from_config()
 try:
-    assets = load_asset_folder(settings.assets)
+    assets = load_asset_folder(
+        settings.assets,
+        root=settings.asset_root,
+        model_versions=auto_versions(settings.model_store),
+    )
     graph = build_graph(assets, settings)
 except (AssetFolderError, SpecError) as error:
     raise pulumi.RunError(f"the asset folder {settings.assets} is not valid:\n{error}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pulumi
 
 from modelpack import names
 from modelpack.assets import AssetFolder, AssetFolderError, EnvironmentAsset, SpecError
+from modelpack.assets.mlflow_env import ENV_FIELD, MlflowEnvironment
 from modelpack.builds import render_environment_context
+from modelpack.builds.contexts import DEFAULT_MLFLOW_BASE_IMAGE
 from modelpack.targets import Target
 from modelpack.targets.base import BaseImageError, ImageBuild
 
@@ -17,16 +20,19 @@ from modelpack.targets.base import BaseImageError, ImageBuild
 @dataclass
 class EnvironmentArgs:
     asset: EnvironmentAsset | None
-    """None for an MLflow model's own environment (then `mlflow_model` is its folder)."""
+    """None for an MLflow model's own environment (then `mlflow` is what its MLmodel names)."""
     build_dir: Path
     image_prefix: str
     target: Target
-    mlflow_model: Path | None = None
+    mlflow: MlflowEnvironment | None = None
 
 
-def python_matches(wanted: str, actual: str) -> bool:
-    """Does a conda `python=` spec (``3.11``, ``3.11.2``, ``>=3.9``) accept `actual`?"""
+def python_matches(wanted: str, actual: str, *, minor_only: bool = False) -> bool:
+    """Does a conda `python=` spec (``3.11``, ``3.11.2``, ``>=3.9``) accept `actual`?
+    `minor_only`: ``3.11.7`` accepts any 3.11 (wheels depend on the minor version only)."""
     wanted = wanted.strip()
+    if minor_only and re.fullmatch(r"\d+\.\d+\.\d+", wanted):
+        wanted = wanted.rsplit(".", 1)[0]
     if wanted[0].isdigit():
         return actual == wanted or actual.startswith(wanted.rstrip(".*") + ".")
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -56,6 +62,27 @@ def check_python(asset: EnvironmentAsset, target: Target) -> None:
         )
 
 
+def check_mlflow_python(environment: MlflowEnvironment, target: Target) -> None:
+    """An MLflow model's Python (MLflow writes the training interpreter's, patch level
+    included) must be the base image's minor version: pip cannot change it."""
+    wanted = environment.requirements.python
+    if not wanted:
+        return
+    image = DEFAULT_MLFLOW_BASE_IMAGE
+    try:
+        actual = target.python_version(image)
+    except BaseImageError as error:
+        raise SpecError(environment.mlmodel, "", str(error)) from None
+    if not python_matches(wanted, actual, minor_only=True):
+        raise SpecError(
+            environment.mlmodel,
+            ENV_FIELD,
+            f"{environment.source} asks for Python {wanted}, but MLflow models are built on "
+            f"{image!r}, which has Python {actual}; change it to "
+            f"{'.'.join(actual.split('.')[:2])} there",
+        )
+
+
 def check_environments(assets: AssetFolder, target: Target, skip: set[str] | None = None) -> None:
     """The checks that need the base images, for every environment a package is built on
     (packages named in `skip`, promoted ones, are not built here).
@@ -65,13 +92,17 @@ def check_environments(assets: AssetFolder, target: Target, skip: set[str] | Non
     checked: set[int] = set()
     for package in assets.packages:
         asset = package.base_environment
-        if package.name in (skip or set()):
+        mlflow = package.model.mlflow_environment if asset is None else None
+        if package.name in (skip or set()) or package.server_type == "custom":
             continue
-        if asset is None or package.server_type == "custom" or id(asset) in checked:
+        if (asset is None and mlflow is None) or id(asset or mlflow) in checked:
             continue
-        checked.add(id(asset))
+        checked.add(id(asset or mlflow))
         try:
-            check_python(asset, target)
+            if asset is not None:
+                check_python(asset, target)
+            elif mlflow is not None:
+                check_mlflow_python(mlflow, target)
         except SpecError as error:
             errors.append(error)
     if errors:
@@ -89,9 +120,7 @@ class Environment(pulumi.ComponentResource):
         super().__init__(names.ENVIRONMENT, resource_name, None, opts)
         if args.asset is not None:
             check_python(args.asset, args.target)
-        context = render_environment_context(
-            args.asset, args.build_dir, mlflow_model=args.mlflow_model
-        )
+        context = render_environment_context(args.asset, args.build_dir, mlflow=args.mlflow)
         content_hash = context.hashes["environment"]
         image = args.target.image(
             f"{resource_name}-image",

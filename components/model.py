@@ -16,6 +16,7 @@ import pulumi
 
 from modelpack import names
 from modelpack.assets import ModelAsset, next_version
+from modelpack.assets.versions import AutoVersion, ModelVersions
 from modelpack.providers.model_version import HASH_FILE, ModelVersion, ModelVersionArgs
 
 
@@ -39,6 +40,17 @@ def version_for(asset: ModelAsset, store: Path) -> str:
         return next_version(None, asset.content_hash)
     latest = max(versions, key=lambda v: [int(p) if p.isdigit() else p for p in v.split(".")])
     return next_version({"version": latest, "hash": versions[latest]}, asset.content_hash)
+
+
+def auto_versions(store: Path) -> ModelVersions:
+    """For the asset loader: the version this store gives a model written without one."""
+
+    def versions(asset: ModelAsset) -> AutoVersion:
+        assigned = version_for(asset, store)
+        known = {*registered_versions(store, asset.name), assigned}
+        return AutoVersion(assigned, tuple(sorted(known)))
+
+    return versions
 
 
 @dataclass

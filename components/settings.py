@@ -48,6 +48,9 @@ class StackSettings:
     registry_port: int = 0
     """The loopback port of this workspace's image registry (0: any free port, picked when the
     registry is first started). A workspace that receives promotions needs a fixed one."""
+    asset_root: Path | None = None
+    """`modelpack:assetRoot`: paths in the asset folder may reach up to it (None: the
+    repository holding the folder, see modelpack.assets.boundary)."""
     promoted: dict[str, str] = field(default_factory=dict)
     """package name -> digest reference in this workspace's registry
     (`127.0.0.1:<registryPort>/<name>@sha256:...`), written by `modelpack promote`: those
@@ -95,6 +98,7 @@ class StackSettings:
             )
         assets = Path(asset_folder_setting(config, stack) or names.DEFAULT_ASSETS_FOLDER)
         state_dir = Path(config.get(names.CONFIG_STATE_DIR) or PROJECT_ROOT / ".state" / stack)
+        asset_root = config.get(names.CONFIG_ASSET_ROOT)
         return cls(
             stack=stack,
             target=target,
@@ -106,6 +110,7 @@ class StackSettings:
             or names.DEFAULT_MAX_BODY_BYTES,
             max_token_lifetime_s=max_token_lifetime_s or names.DEFAULT_MAX_TOKEN_LIFETIME_S,
             registry_port=config.get_int(names.CONFIG_REGISTRY_PORT) or 0,
+            asset_root=PROJECT_ROOT / asset_root if asset_root else None,
             promoted={
                 str(name): str(reference)
                 for name, reference in (config.get_object(names.CONFIG_PROMOTED) or {}).items()

@@ -56,9 +56,9 @@ class WorkspaceGraph:
         if asset is None:  # an MLflow model brings its own environment
             key = f"mlflow:{package.model.name}:{package.model.content_hash[:12]}"
             name = f"{package.model.name}-mlflow-env"
-            mlflow_model = package.model.path
+            mlflow = package.model.mlflow_environment
         else:
-            key, name, mlflow_model = _key(asset), asset.name, None
+            key, name, mlflow = _key(asset), asset.name, None
             if asset.version is not None:
                 name = f"{asset.name}-v{asset.version}"
         if key not in self.environments:
@@ -69,7 +69,7 @@ class WorkspaceGraph:
                     build_dir=self.settings.build_dir / "environments" / name,
                     image_prefix=self.settings.image_prefix("env", name),
                     target=self.target,
-                    mlflow_model=mlflow_model,
+                    mlflow=mlflow,
                 ),
             )
         return self.environments[key]

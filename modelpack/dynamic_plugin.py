@@ -4,8 +4,9 @@ The Pulumi CLI runs every `pulumi.dynamic.Resource` through a provider plugin of
 the Python SDK ships its implementation as the module `pulumi.dynamic` (its `__main__` starts a
 gRPC ResourceProvider server and prints the port), which Pulumi's own language host starts as
 `python -u -m pulumi.dynamic <engine address>`. This console script of the package (see
-pyproject.toml, `[project.scripts]`) does exactly that with the interpreter modelpack is
-installed in, replacing its own process (same pid, same arguments):
+pyproject.toml, `[project.scripts]`) does the same through `modelpack.dynamic_server` (which
+reports a `ReportedError` without its traceback) with the interpreter modelpack is installed
+in, replacing its own process (same pid, same arguments):
 
 - `-u`: `pulumi.dynamic` writes the port without flushing; unbuffered, the CLI reads it at once;
 - `-m`: the working folder (the project, where the CLI starts plugins) comes first on
@@ -22,7 +23,7 @@ import sys
 
 
 def command(argv: list[str]) -> list[str]:
-    return [sys.executable, "-u", "-m", "pulumi.dynamic", *argv]
+    return [sys.executable, "-u", "-m", "modelpack.dynamic_server", *argv]
 
 
 def main() -> None:

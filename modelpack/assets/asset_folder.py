@@ -1,5 +1,5 @@
-"""Loading a workspace folder: every ``*.yml`` / ``*.yaml`` asset at its top level, checked
-and cross-referenced.
+"""Loading a workspace folder: every ``*.yml`` / ``*.yaml`` asset in it (see `asset_files`),
+checked and cross-referenced.
 
 ``load_asset_folder(folder)`` returns a `AssetFolder` or raises one `AssetFolderError` listing every
 problem found (one `SpecError` per line). Files referenced by assets (conda files, code
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .asset_files import owned_files, yaml_files
+from .boundary import boundary_for
 from .conda import (
     CondaConversionError,
     CondaEntryError,
@@ -28,15 +30,16 @@ from .errors import AssetFolderError, SpecError
 from .instance_types import lookup_instance_type
 from .kinds import ASSET_MODELS, AssetKind, UnknownSchema, detect_kind
 from .links import links_leaving
+from .mlflow_env import read_mlflow_environment
 from .model import InlineModel, Model
-from .package import ModelPackage
+from .package import TARGET_KEYS, ModelPackage
 from .references import Reference, parse_reference
 from .resolved import DeploymentAsset, EndpointAsset, EnvironmentAsset, ModelAsset, PackageAsset
 from .scripts import check_entry_script
 from .validation import validate
+from .versions import FRESH, AutoVersion, ModelVersions, fresh_model_versions
 from .yaml_files import read_yaml
 
-YAML_SUFFIXES = (".yml", ".yaml")
 # The code folder keeps its name in the image (/var/azureml-app/<name>), a build destination.
 _CODE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -84,9 +87,18 @@ class AssetFolder:
         raise KeyError(f"no deployment {name!r} in endpoint {endpoint!r}")
 
 
-def load_asset_folder(folder: Path | str) -> AssetFolder:
-    """Load, check and resolve the workspace in `folder`; raises `AssetFolderError`."""
-    return _Loader(Path(folder)).load()
+def load_asset_folder(
+    folder: Path | str,
+    *,
+    root: Path | None = None,
+    model_versions: ModelVersions | None = None,
+) -> AssetFolder:
+    """Load, check and resolve the workspace in `folder`; raises `AssetFolderError`.
+
+    Paths may reach up to `root` (default: the repository holding `folder`, see `boundary`).
+    `model_versions` tells which version this workspace gives a model written without one
+    (default: version 1, a fresh workspace)."""
+    return _Loader(Path(folder), root, model_versions or fresh_model_versions).load()
 
 
 def _version_key(version: str) -> tuple[tuple[int, Any], ...]:
@@ -123,9 +135,11 @@ class _Document:
 
 
 class _Loader:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, root: Path | None, model_versions: ModelVersions) -> None:
         self.folder = folder
         self.root = folder.resolve()
+        self.boundary = boundary_for(self.root, root)
+        self.model_versions = model_versions
         self.errors: list[SpecError] = []
         self.workspace = AssetFolder(folder=folder, root=self.root)
         # Reference namespaces: the assets that `azureml:` references can name.
@@ -161,8 +175,8 @@ class _Loader:
         kind: str,
         what: str,
     ) -> Path | None:
-        """Resolve `value` (relative to the YAML file's folder), check it stays in the
-        workspace and is a `kind` ("file", "folder" or "any"); None on error."""
+        """Resolve `value` (relative to the YAML file's folder), check it stays inside the
+        boundary and is a `kind` ("file", "folder" or "any"); None on error."""
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) or value.startswith("azureml:"):
             self.error(
                 file, field_name, f"must be a local path inside the workspace (got {value!r})"
@@ -170,10 +184,8 @@ class _Loader:
             return None
         start = (self.root / file.relative_to(self.folder)).parent
         path = (start / value).resolve()
-        if not path.is_relative_to(self.root):
-            self.error(
-                file, field_name, f"{value!r} points outside the workspace folder {self.folder}"
-            )
+        if not path.is_relative_to(self.boundary.root):
+            self.error(file, field_name, f"{value!r} points outside {self.boundary.what}")
             return None
         if not path.exists():
             self.error(file, field_name, f"{what} {value!r} does not exist")
@@ -244,16 +256,23 @@ class _Loader:
         return self.workspace
 
     def read_documents(self) -> list[_Document]:
-        self.files = sorted(
-            p for p in self.root.iterdir() if p.is_file() and p.suffix.lower() in YAML_SUFFIXES
-        )
-        documents: list[_Document] = []
+        self.files = yaml_files(self.root)
+        parsed: list[tuple[Path, Any]] = []
         for path in self.files:
-            shown = self.shown(path)
             try:
-                data = read_yaml(path, shown)
+                parsed.append((path, read_yaml(path, self.shown(path))))
             except SpecError as exc:
-                self.errors.append(exc)
+                parsed.append((path, exc))
+        # Files of a model or code folder belong to it, readable or not.
+        owned = owned_files([(p, d) for p, d in parsed if not isinstance(d, SpecError)], self.files)
+        documents: list[_Document] = []
+        for path, data in parsed:
+            shown = self.shown(path)
+            if path in owned:
+                self.workspace.skipped.append(shown)
+                continue
+            if isinstance(data, SpecError):
+                self.errors.append(data)
                 self.remember_unreadable(path)
                 continue
             if data is None:
@@ -299,7 +318,8 @@ class _Loader:
             return
         keys: dict[str, str] = {}
         for match in re.finditer(
-            r"^(name|endpoint_name|target_environment_name):[ \t]*['\"]?([^'\"#\s]+)",
+            r"^(name|endpoint_name|target_environment_name|target_environment):"
+            r"[ \t]*['\"]?([^'\"#\s]+)",
             text,
             re.MULTILINE,
         ):
@@ -310,7 +330,11 @@ class _Loader:
     def remember_broken(self, kind: AssetKind, data: Any) -> None:
         """Note the names an invalid asset file declares, so that references to them are
         not reported a second time as unknown."""
-        name = data.get("target_environment_name" if kind is AssetKind.PACKAGE else "name")
+        name = data.get("name")
+        if kind is AssetKind.PACKAGE:
+            for key in TARGET_KEYS:
+                self.broken.add((kind, str(data.get(key))))
+            return
         if kind is AssetKind.DEPLOYMENT:
             name = f"{data.get('endpoint_name')}/{name}"
         self.broken.add((kind, str(name)))
@@ -341,6 +365,7 @@ class _Loader:
         path = self.local_path(file, f"{prefix}path", spec.path, kind="any", what=what)
         if path is not None:
             self.check_links(file, f"{prefix}path", path, "model folder")
+        mlflow_environment = None
         if path is not None and spec.type == "mlflow_model":
             if not (path / "MLmodel").is_file():
                 self.error(
@@ -348,6 +373,9 @@ class _Loader:
                     f"{prefix}path",
                     f"an mlflow_model folder must contain an MLmodel file ({spec.path!r} has none)",
                 )
+            else:
+                mlflow_environment, errors = read_mlflow_environment(path, self.shown)
+                self.errors.extend(errors)
         return ModelAsset(
             name=spec.name or name,
             version=spec.version,
@@ -356,6 +384,7 @@ class _Loader:
             file=file,
             spec=spec,
             inline=inline,
+            mlflow_environment=mlflow_environment,
         )
 
     # -- environments ---------------------------------------------------------------------
@@ -467,22 +496,37 @@ class _Loader:
         for asset in named:
             if asset.version == reference.version:
                 return asset
-        if all(a.version is None for a in named):
-            self.error(
-                file,
-                field_name,
-                f"{what} {reference.name!r} has no written version (it is assigned "
-                f"automatically); refer to it as azureml:{reference.name}@latest",
-            )
-        else:
-            versions = ", ".join(sorted((a.version for a in named if a.version), key=_version_key))
+        written = {a.version for a in named if a.version}
+        unversioned = next((a for a in named if a.version is None), None)
+        if unversioned is None:
+            versions = ", ".join(sorted(written, key=_version_key))
             self.error(
                 file,
                 field_name,
                 f"{what} {reference.name!r} has no version {reference.version!r} "
                 f"(versions: {versions})",
             )
+            return None
+        # Written without a version: Azure numbers it (`azureml:<env>:1` after a first
+        # `az ml environment create`); so does this workspace.
+        auto = self.auto_version(unversioned)
+        if auto.assigned == reference.version:
+            return unversioned
+        versions = ", ".join(sorted(written | set(auto.known), key=_version_key))
+        self.error(
+            file,
+            field_name,
+            f"{what} {reference.name!r} has no version {reference.version!r} to deploy: "
+            f"{unversioned.file} gives no version, and this workspace numbers its current "
+            f"content {auto.assigned} (versions: {versions}); refer to it as "
+            f"azureml:{reference.name}:{auto.assigned} or azureml:{reference.name}@latest",
+        )
         return None
+
+    def auto_version(self, asset: Any) -> AutoVersion:
+        if isinstance(asset, ModelAsset) and asset.path.exists():
+            return self.model_versions(asset)
+        return FRESH
 
     def is_broken(self, name: str, what: str) -> bool:
         kinds = (
@@ -680,7 +724,9 @@ class _Loader:
             model = self.resolve_model(spec.model, file, "model")
 
         environment: EnvironmentAsset | None = None
-        if isinstance(spec.environment, InlineEnvironment):
+        if spec.environment is None:
+            self.check_model_environment(spec, file, model)
+        elif isinstance(spec.environment, InlineEnvironment):
             environment = self.environment_asset(
                 spec.environment, file, "environment.", inline=True, name=f"{stem}-env"
             )
@@ -729,6 +775,27 @@ class _Loader:
             deployment=spec.name,
         )
 
+    def check_model_environment(
+        self, spec: ManagedOnlineDeployment, file: Path, model: ModelAsset | None
+    ) -> None:
+        """A deployment without an environment: only an MLflow model, served without scoring
+        code, brings its own (as Azure ML builds it from the MLmodel)."""
+        if model is None or model.type != "mlflow_model":
+            if model is not None:
+                self.error(
+                    file,
+                    "environment",
+                    f"is required for the custom_model {model.name!r} (only an mlflow_model "
+                    "brings its own environment)",
+                )
+        elif spec.code_configuration is not None:
+            self.error(
+                file,
+                "environment",
+                "is required with code_configuration (an mlflow_model brings its own "
+                "environment only when it is served without scoring code)",
+            )
+
     def check_endpoints(self) -> None:
         seen: dict[str, EndpointAsset] = {}
         for endpoint in self.workspace.endpoints:
@@ -742,13 +809,15 @@ class _Loader:
 
         deployments: dict[tuple[str, str], DeploymentAsset] = {}
         for deployment in self.workspace.deployments:
-            key = (deployment.endpoint_name, deployment.name)
+            # The router names its upstreams with '-' and '_' alike.
+            key = (deployment.endpoint_name, deployment.name.replace("_", "-"))
             if key in deployments:
                 self.error(
                     deployment.file,
                     "name",
                     f"duplicate deployment {deployment.name!r} of endpoint "
-                    f"{deployment.endpoint_name!r} (also in {deployments[key].file})",
+                    f"{deployment.endpoint_name!r} (also in {deployments[key].file}; '-' and "
+                    "'_' count as the same)",
                 )
             deployments.setdefault(key, deployment)
 
@@ -800,9 +869,9 @@ class _Loader:
 
 def _name_field(asset: Any) -> str:
     if isinstance(asset, PackageAsset):
-        if asset.implicit:
+        if asset.implicit or asset.spec is None:
             return "name"
-        return "target_environment_name"
+        return asset.spec.name_key
     if getattr(asset, "inline", False):
         return "environment.name" if isinstance(asset, EnvironmentAsset) else "model.name"
     return "name"

@@ -51,7 +51,8 @@ def field_error(field: str, message: str) -> PydanticCustomError:
 
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
-_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+# '_' too: Azure's own packages sample names a deployment regular_deployment.
+_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 
 
@@ -84,7 +85,7 @@ DeploymentName = Annotated[
     str,
     _matching(
         _DEPLOYMENT_NAME,
-        "must be 1 to 32 characters: a letter first, then letters, digits and '-'",
+        "must be 1 to 32 characters: a letter first, then letters, digits, '-' and '_'",
     ),
 ]
 Version = Annotated[

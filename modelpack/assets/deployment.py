@@ -5,7 +5,9 @@ A deployment runs either
 - a package: ``environment: azureml:<package>@latest`` (or ``:<version>``), nothing else; or
 - a model with its scoring code on an environment: ``model`` + ``code_configuration`` +
   ``environment`` (an environment asset, or one written inline). With ``package_model: true``
-  (the CLI's ``--package-model``) the three are packaged first, as Azure ML does.
+  (the CLI's ``--package-model``) the three are packaged first, as Azure ML does;
+- an ``mlflow_model`` alone: its environment comes from the model (MLmodel) and the server
+  needs no scoring code, packaged or not.
 """
 
 from __future__ import annotations
@@ -97,11 +99,11 @@ class ManagedOnlineDeployment(AssetModel):
 
     @model_validator(mode="after")
     def _what_runs(self) -> Self:
-        if self.environment is None:
+        if self.environment is None and self.model is None:
             raise field_error(
                 "environment",
-                "is required: a package (azureml:<package>@latest), or an environment "
-                "together with model and code_configuration",
+                "is required: a package (azureml:<package>@latest), an environment together "
+                "with model and code_configuration, or give an mlflow_model as model alone",
             )
         if self.code_configuration is not None and self.model is None:
             raise field_error("model", "is required when code_configuration is given")
@@ -114,7 +116,7 @@ class ManagedOnlineDeployment(AssetModel):
         if self.package_model and self.model is None:
             raise field_error(
                 "package_model",
-                "needs model, code_configuration and environment to package; a deployment "
-                "of a package needs no package_model",
+                "needs a model to package (with code_configuration and environment, or an "
+                "mlflow_model alone); a deployment of a package needs no package_model",
             )
         return self

@@ -51,6 +51,7 @@ DISTINGUISHING_KEYS: tuple[tuple[AssetKind, frozenset[str]], ...] = (
         frozenset(
             {
                 "target_environment_name",
+                "target_environment",
                 "base_environment_source",
                 "inferencing_server",
                 "model_configuration",

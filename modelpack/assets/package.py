@@ -1,7 +1,8 @@
 """The model package spec (``package-*.yml``), as ``az ml model package --file`` reads it.
 
 Fields follow the seed's attribute table and the Azure ML SDK's ``ModelPackage``:
-``target_environment_name``, ``base_environment_source``, ``inferencing_server``,
+``target_environment_name`` (or ``target_environment``, the key Azure's samples and
+``az ml model package`` use), ``base_environment_source``, ``inferencing_server``,
 ``model_configuration``. One extension: ``model``, the model to package (Azure ML takes it
 on the command line: ``az ml model package -n NAME -l latest``).
 """
@@ -127,11 +128,14 @@ class ModelConfiguration(SpecModel):
     mount_path: ContainerPath | None = None
 
 
+TARGET_KEYS = ("target_environment_name", "target_environment")
+
+
 class ModelPackage(AssetModel):
     """A model package spec: the `model` plus a base environment plus a server, built into
     one image published as the environment `target_environment_name`."""
 
-    target_environment_name: AssetName
+    target_environment_name: AssetName = Field(validation_alias=AliasChoices(*TARGET_KEYS))
     target_environment_version: Version | None = None
     base_environment_source: BaseEnvironmentSource | None = None
     inferencing_server: InferencingServer
@@ -140,3 +144,24 @@ class ModelPackage(AssetModel):
     tags: Tags = {}
     model: ReferenceStr | None = None
     """Extension: the model to package. If absent, the workspace's only model."""
+    _name_key: str = PrivateAttr(default="target_environment_name")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_target_key(cls, data: object, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        given = [key for key in TARGET_KEYS if isinstance(data, dict) and key in data]
+        if len(given) == 2:
+            raise field_error(
+                "target_environment",
+                "give either target_environment or target_environment_name, not both "
+                "(they name the same thing)",
+            )
+        result = handler(data)
+        if given:
+            result._name_key = given[0]
+        return result
+
+    @property
+    def name_key(self) -> str:
+        """The key the package's name was given under (for error messages)."""
+        return self._name_key

@@ -17,6 +17,7 @@ from .endpoint import OnlineEndpoint
 from .environment import Environment
 from .hashing import hash_data, hash_path, hash_tree
 from .instance_types import InstanceType
+from .mlflow_env import MlflowEnvironment
 from .model import Model, ModelType
 from .package import ModelMode, ModelPackage, OnlineInferenceConfiguration, ServerType
 
@@ -34,6 +35,9 @@ class ModelAsset:
     file: Path
     spec: Model
     inline: bool = False
+    mlflow_environment: MlflowEnvironment | None = None
+    """An MLflow model's own environment (from its MLmodel), the one it is served in when
+    no environment is given."""
 
     @cached_property
     def content_hash(self) -> str:

@@ -4,8 +4,12 @@ registered and one more each time its content hash changes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from .resolved import ModelAsset
 
 
 class VersionState(TypedDict):
@@ -45,3 +49,25 @@ def next_version(
     if previous.get("hash") == current_hash:
         return version
     return bump(version)
+
+
+@dataclass(frozen=True)
+class AutoVersion:
+    """The version a workspace gives an asset written without one: `assigned` for its
+    current content, among every version it holds (`known`, `assigned` included)."""
+
+    assigned: str
+    known: tuple[str, ...]
+
+
+ModelVersions = Callable[["ModelAsset"], AutoVersion]
+"""Which version the workspace's model store gives a model written without one."""
+
+FRESH = AutoVersion(FIRST_VERSION, (FIRST_VERSION,))
+"""An asset registered for the first time; also every environment and package written
+without a version (their images are rebuilt in place, so their version stays 1, the version
+Azure gives an environment created once)."""
+
+
+def fresh_model_versions(_model: ModelAsset) -> AutoVersion:
+    return FRESH

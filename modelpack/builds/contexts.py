@@ -19,11 +19,13 @@ from pathlib import Path
 from modelpack import names
 from modelpack.assets import EnvironmentAsset, PackageAsset, hash_data, hash_tree
 from modelpack.assets.conda import pip_requirement
+from modelpack.assets.mlflow_env import MlflowEnvironment
 
 from . import server
 from .dockerfile import env_instructions, exec_form
 from .folders import publish
 from .layout import ENV_DIR, SERVER_DIR, USER_ID, ContainerLayout
+from .pip_failures import requirement_sources, write_sources
 
 INFERENCE_SOURCE = server.INFERENCE_SOURCE
 DEFAULT_MLFLOW_BASE_IMAGE = "python:3.11-slim"
@@ -56,15 +58,6 @@ def _renderer_version() -> str:
     return hash_tree(Path(__file__).resolve().parent)
 
 
-def mlflow_requirements(model_path: Path) -> list[str]:
-    """An MLflow model's own pip requirements (MLflow writes requirements.txt beside MLmodel)."""
-    requirements = model_path / "requirements.txt"
-    if not requirements.is_file():
-        return ["mlflow-skinny", "pandas", "scikit-learn"]
-    lines = [line.strip() for line in requirements.read_text().splitlines()]
-    return [line for line in lines if line and not line.startswith(("#", "-"))]
-
-
 def _pip_install(*args: str) -> str:
     return "RUN " + exec_form([str(PYTHON), "-m", "pip", "install", "--no-cache-dir", *args])
 
@@ -73,7 +66,7 @@ def render_environment_context(
     environment: EnvironmentAsset | None,
     parent: Path,
     *,
-    mlflow_model: Path | None = None,
+    mlflow: MlflowEnvironment | None = None,
 ) -> BuildContext:
     """The environment image: base image + a virtualenv with the conda/pip dependencies, in a
     content-named folder under `parent`.
@@ -82,13 +75,15 @@ def render_environment_context(
     """
     if environment is not None:
         image = environment.image
-        requirements = list(environment.requirements.requirements)
-        pip_spec = environment.requirements.pip
+        wanted = environment.requirements
+        source = environment.conda_file or environment.pip_requirements_file or environment.file
     else:
-        assert mlflow_model is not None, "an environment or an MLflow model is needed"
+        assert mlflow is not None, "an environment or an MLflow model is needed"
         image = DEFAULT_MLFLOW_BASE_IMAGE
-        requirements = mlflow_requirements(mlflow_model)
-        pip_spec = None
+        wanted = mlflow.requirements
+        source = mlflow.source or mlflow.mlmodel
+    requirements = list(wanted.requirements)
+    pip_spec = wanted.pip
     requirements_text = "".join(f"{line}\n" for line in requirements)
     # The spec layer checked the version (spec.conda.check_pip_version).
     pip_upgrade = pip_requirement(pip_spec) if pip_spec else None
@@ -105,14 +100,18 @@ def render_environment_context(
     ]
     dockerfile = "\n".join(lines) + "\n"
 
+    sources = requirement_sources([*requirements, *([pip_upgrade] if pip_upgrade else [])], source)
+
     def fill(folder: Path) -> None:
         (folder / "requirements.txt").write_text(requirements_text)
         (folder / "Dockerfile").write_text(dockerfile)
+        write_sources(folder, sources)
 
     key = hash_data(
         {
             "dockerfile": dockerfile,
             "requirements": requirements_text,
+            "sources": sources,
             "renderer": _renderer_version(),
         }
     )

@@ -25,7 +25,7 @@ AUTH_MODES = ("key", "aml_token")
 # Everything rendered into nginx.conf from outside this module must match one of these in
 # full: nginx has no escaping that survives every context (quoted strings, locations, maps).
 _ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
-_DEPLOYMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _SERVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,253}:[0-9]{1,5}")
 _VERSION = re.compile(r"[A-Za-z0-9_.-]{0,64}")
@@ -85,6 +85,9 @@ def check_config(config: RouterConfig) -> None:
     for name in names:
         if not isinstance(name, str) or not _DEPLOYMENT_NAME.fullmatch(name):
             raise RouterConfigError(f"{where}: deployment name {name!r} is not allowed")
+    upstream_names = [_upstream_name(upstream.deployment) for upstream in config.upstreams]
+    if len(set(upstream_names)) != len(upstream_names):
+        raise RouterConfigError(f"{where}: two deployments differ only in '-' and '_'")
     for upstream in config.upstreams:
         for server in upstream.servers:
             if not isinstance(server, str) or not _SERVER.fullmatch(server):

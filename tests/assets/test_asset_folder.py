@@ -17,7 +17,8 @@ def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files],
             "conda-top.yml": CONDA,  # a conda file at the top level, referenced by nobody
             "Pulumi.yaml": "name: project\nruntime: python\n",
             "sample-request.json": '{"data": [[1, 2]]}',
-            "src/not-read.yml": "name: [broken\n",  # sub-folders are not scanned
+            "src/not-read.yml": "name: [broken\n",  # a file of the code folder: not read
+            "model/config.yaml": "path: elsewhere\n",  # a file of the model folder
             "notes.txt": "name: x\n",
         }
     )
@@ -25,6 +26,9 @@ def test_files_that_are_not_assets_are_skipped(make_workspace: Callable[[Files],
     assert sorted(p.name for p in workspace.skipped) == [
         "Pulumi.yaml",
         "conda-top.yml",
+        "conda.yaml",  # environment/conda.yaml, named by environment.yml
+        "config.yaml",
+        "not-read.yml",
     ]
 
 
@@ -39,7 +43,7 @@ def test_conda_file_at_top_level_referenced_by_environment(
     )
     workspace = load_asset_folder(folder)
     assert workspace.environment("env1").conda_file == (folder / "conda.yml").resolve()
-    assert [p.name for p in workspace.skipped] == ["conda.yml"]
+    assert [p.name for p in workspace.skipped] == ["conda.yml", "conda.yaml"]
 
 
 def test_references_pick_versions(make_workspace: Callable[[Files], Path]) -> None:

@@ -445,6 +445,41 @@ CASES: dict[str, tuple[Files, str, str, str]] = {
         "",
         "the file is empty",
     ),
+    # Azure's samples (issue 16)
+    "both target keys": (
+        {"package.yml": BASE["package.yml"] + "target_environment: pkg1\n"},
+        "package.yml",
+        "target_environment",
+        "give either target_environment or target_environment_name, not both",
+    ),
+    "version Azure would not assign": (
+        edit("package.yml", "azureml:env1@latest", "azureml:env1:2"),
+        "package.yml",
+        "base_environment_source.resource_id",
+        "has no version '2' to deploy",
+    ),
+    "custom model without environment": (
+        {"green.yml": GREEN.replace("environment: azureml:env1@latest\n", "")},
+        "green.yml",
+        "environment",
+        "is required for the custom_model 'm1'",
+    ),
+    "mlflow env file outside the model folder": (
+        {
+            "mlflow.yml": "name: mlf\npath: mlflow\ntype: mlflow_model\n",
+            "mlflow/MLmodel": "flavors:\n  python_function:\n    env: ../model.yml\n",
+            "package.yml": BASE["package.yml"] + "model: azureml:m1@latest\n",
+        },
+        "mlflow/MLmodel",
+        "flavors.python_function.env.conda",
+        "points outside the model folder",
+    ),
+    "yaml asset in a sub-folder": (
+        {"more/green.yml": GREEN.replace("instance_count: 1", "instance_count: 0")},
+        "more/green.yml",
+        "instance_count",
+        "greater than or equal to 1",
+    ),
 }
 
 

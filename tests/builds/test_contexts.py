@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.assets import load_asset_folder
+from modelpack.assets import PipRequirements, load_asset_folder
+from modelpack.assets.mlflow_env import MlflowEnvironment
 from modelpack.builds import layout_for, render_environment_context, render_package_context
-from modelpack.builds.contexts import mlflow_requirements
+from modelpack.builds.pip_failures import read_sources
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "assets" / "example"
@@ -146,25 +147,24 @@ def test_environment_context_installs_requirements_from_one_layer(
     assert again.hashes == context.hashes
 
 
-def test_mlflow_environment_comes_from_the_models_requirements(tmp_path: Path) -> None:
-    model = tmp_path / "mlflow-model"
-    model.mkdir()
-    (model / "MLmodel").write_text("flavors: {}\n")
-    (model / "requirements.txt").write_text(
-        "mlflow-skinny==3.17.2\n# a comment\n\nscikit-learn==1.9.1\n-r other.txt\nnumpy==2.4.6"
+def test_mlflow_environment_is_built_from_what_its_mlmodel_names(tmp_path: Path) -> None:
+    environment = MlflowEnvironment(
+        tmp_path / "MLmodel",
+        tmp_path / "conda.yaml",
+        PipRequirements(python="3.11.7", pip="24.0", requirements=["scikit-learn==1.9.1"]),
     )
-    assert mlflow_requirements(model) == [
-        "mlflow-skinny==3.17.2",
-        "scikit-learn==1.9.1",
-        "numpy==2.4.6",
-    ]
-    context = render_environment_context(None, tmp_path / "env", mlflow_model=model)
-    assert dockerfile(context.folder)[0] == "FROM python:3.11-slim"
-    assert (context.folder / "requirements.txt").read_text().split() == [
-        "mlflow-skinny==3.17.2",
-        "scikit-learn==1.9.1",
-        "numpy==2.4.6",
-    ]
+    context = render_environment_context(None, tmp_path / "env", mlflow=environment)
+    lines = dockerfile(context.folder)
+    assert lines[0] == "FROM python:3.11-slim"
+    assert 'RUN ["/opt/env/bin/python", "-m", "pip", "install", "--no-cache-dir", "pip==24.0"]' in (
+        lines
+    )
+    assert (context.folder / "requirements.txt").read_text().split() == ["scikit-learn==1.9.1"]
+    sources = read_sources(context.folder)
+    assert sources == {
+        "scikit-learn": str(tmp_path / "conda.yaml"),
+        "pip": str(tmp_path / "conda.yaml"),
+    }
 
 
 def test_custom_server_package_keeps_the_servers_own_command(tmp_path: Path) -> None:

@@ -35,6 +35,21 @@ ENGINE_CASES = {
         "does not match the base image",
     ),
 }
+MLFLOW_CONDA = "dependencies:\n  - python=3.12.1\n  - pip:\n    - scikit-learn\n"
+ENGINE_CASES["mlflow model python the base image does not have"] = (
+    {
+        "mlflow.yml": "name: mlf\npath: mlflow\ntype: mlflow_model\n",
+        "mlflow/MLmodel": "flavors:\n  python_function:\n    env: conda.yaml\n",
+        "mlflow/conda.yaml": MLFLOW_CONDA,
+        "package.yml": BASE["package.yml"] + "model: azureml:m1@latest\n",
+        "mlflow-package.yml": "target_environment: mlf-pkg\n"
+        "model: azureml:mlf@latest\n"
+        "inferencing_server:\n  type: azureml_online\n",
+    },
+    "mlflow/MLmodel",
+    "flavors.python_function.env",
+    "asks for Python 3.12.1, but MLflow models are built on 'python:3.11-slim'",
+)
 CORPUS = {**CASES, **ENGINE_CASES}
 
 

@@ -46,7 +46,7 @@ def python_version(image: str) -> str:
     except docker.errors.ImageNotFound:
         raise BaseImageError(
             f"base image {image!r} is not in the local Docker engine and no registry can be "
-            "reached: build it with `scripts/base-image.sh {image}` or `docker load` it"
+            f"reached: build it with `scripts/base-image.sh {image}` or `docker load` it"
         ) from None
     known = _known_versions().get(image_id)
     if known:

@@ -25,7 +25,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from modelpack.builds.pip_failures import explain, read_sources
 from modelpack.providers.diff import diff_inputs, props_of
+from modelpack.providers.errors import ReportedError
 from modelpack.providers.progress import report
 
 from .client import engine, untag
@@ -33,7 +35,7 @@ from .client import engine, untag
 
 # A change to any of these builds a new image; `hashes` is a map of named content hashes
 # (code, model, environment, server) so that `pulumi preview --diff` names the one that moved.
-class ImageBuildError(Exception):
+class ImageBuildError(ReportedError):
     pass
 
 
@@ -94,6 +96,9 @@ def _stream_build(api: Any, props: dict[str, Any], dockerfile: str, log: list[st
                 if line.startswith("Step "):
                     report(f"  {tag}: {line}")
         if "error" in chunk:
+            explained = explain(log, read_sources(Path(props["context"])))
+            if explained is not None:
+                raise ImageBuildError(f"building {tag} failed: {explained}")
             tail = "\n".join(log[-20:])
             raise ImageBuildError(f"building {tag} failed: {chunk['error'].strip()}\n{tail}")
         if "aux" in chunk and "ID" in chunk["aux"]:
