@@ -310,6 +310,9 @@ up() {
     begin "kubelet and kube-proxy"
     local saved="$DIR/sysctls"
     [[ -f "$saved" ]] || for key in "${SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$saved"
+    # A node object left from an earlier run says Ready until it goes stale: the kubelet
+    # registers it anew, so Ready below is this kubelet's.
+    running kubelet || kubectl delete node "$NODE" --ignore-not-found >/dev/null
     start kubelet "$BIN/kubelet" --config "$DIR/kubelet/config.yaml" \
         --kubeconfig "$DIR/kubelet.kubeconfig" --hostname-override "$NODE" \
         --node-ip "$NODE_IP" --root-dir "$DIR/kubelet/root"
@@ -326,7 +329,7 @@ up() {
 iptables_cleanup() {
     local table rule chain
     for table in filter nat mangle; do
-        iptables -t "$table" -S | grep -E -- '-j (KUBE|CNI)-' | grep -vE '^-A (KUBE|CNI)-' |
+        { iptables -t "$table" -S | grep -E -- '-j (KUBE|CNI)-' | grep -vE '^-A (KUBE|CNI)-' || true; } |
             sed 's/^-A /-D /' | while read -r rule; do
                 eval "iptables -t $table $rule" || true
             done
@@ -349,6 +352,8 @@ down() {
     stop kube-apiserver 30
     stop containerd
     stop etcd
+    # The kubelet bind-mounts its root on itself, and pods' volumes and sandboxes under it.
+    { awk '{print $2}' /proc/mounts | grep "^$DIR/" || true; } | sort -r | xargs -r -n1 umount -l
     [[ -f "$DIR/sysctls" ]] && sysctl -q -p "$DIR/sysctls" || true
     iptables_cleanup
     ip link del "$NODE_IF" 2>/dev/null || true
