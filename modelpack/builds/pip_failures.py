@@ -105,7 +105,8 @@ def explain(log: list[str], sources: dict[str, str]) -> str | None:
             )
         if versions in ("", "none"):
             return f"pip cannot install {requirement}{where}: no package {name} on the index"
-        shown = versions if len(versions) < 200 else "..., " + versions[-160:]
+        listed = versions.split(", ")
+        shown = ", ".join(listed if len(listed) <= 12 else ["...", *listed[-12:]])
         return (
             f"pip cannot install {requirement}{where}: no such version of {name} "
             f"(available: {shown})"
