@@ -38,7 +38,8 @@ class StackSettings:
     """`.state/<stack>`: this workspace's own files (model store, build contexts)."""
     router_port: int
     """The loopback port of the first endpoint's router; later endpoints get the lowest free
-    port above it, kept for the endpoint's life (components/router_port.py). 0: any port."""
+    port above it, kept for the endpoint's life (modelpack/targets/docker/router_port.py).
+    0: any port."""
     key_generation_table: dict[str, dict[str, int]]
     """endpoint -> {"primary": n, "secondary": m}: raising a number regenerates that key."""
     max_body_bytes: int

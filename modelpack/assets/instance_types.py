@@ -89,6 +89,6 @@ def unknown_instance_type_message(name: str) -> str:
     if close:
         return (
             f"unknown instance type {name!r} (did you mean {' or '.join(close)}? "
-            f"{len(names)} known types are listed in spec/instance_types.py)"
+            f"{len(names)} known types are listed in modelpack/assets/instance_types.py)"
         )
     return f"unknown instance type {name!r}; known types: {', '.join(names)}"
