@@ -5,8 +5,9 @@
 prints one workspace per line:
 
 - `stacks/Pulumi.<ws>.yaml` changed: workspace `<ws>`;
-- a file under a workspace's asset folder (its `modelpack:assets`) changed: that workspace
-  (every workspace deploying that folder);
+- a file under a workspace's asset folder (its `modelpack:assets`), or under a model, code or
+  conda path its assets name outside it, changed: that workspace (every workspace deploying
+  that folder);
 - anything the program is built from changed (components/, modelpack/ but for the command
   in modelpack/cli/, __main__.py, Pulumi.yaml, pyproject.toml, stacks/workspaces.yaml):
   every workspace;
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from modelpack import names
+from modelpack.assets import AssetFolderError, SpecError, load_asset_folder
 
 from .errors import CliError
 
@@ -55,8 +57,40 @@ def stack_folders(root: Path, stacks_dir: str = "stacks") -> dict[str, str]:
     return folders
 
 
-def touched_workspaces(changed: Iterable[str], folders: dict[str, str]) -> list[str]:
-    """The workspaces (of `folders`: workspace -> asset folder) that the changed paths touch."""
+def shared_paths(root: Path, folders: dict[str, str]) -> dict[str, list[str]]:
+    """workspace -> the model, code and dependency paths its assets name outside its asset
+    folder (`../../model-1/model/`), relative to `root`. A folder that does not load names
+    none (its preview fails anyway, and the folder itself is watched)."""
+    shared: dict[str, list[str]] = {}
+    for workspace, folder in folders.items():
+        try:
+            assets = load_asset_folder(root / folder)
+        except (AssetFolderError, SpecError):
+            continue
+        paths = {package.model.path for package in assets.packages}
+        paths |= {package.code_dir for package in assets.packages if package.code_dir}
+        for package in assets.packages:
+            environment = package.base_environment
+            if environment is not None:
+                paths |= {environment.conda_file, environment.pip_requirements_file} - {None}
+        inside = (root / folder).resolve()
+        shared[workspace] = sorted(
+            path.relative_to(root.resolve()).as_posix()
+            for path in paths
+            if path is not None
+            and not path.is_relative_to(inside)
+            and path.is_relative_to(root.resolve())
+        )
+    return shared
+
+
+def touched_workspaces(
+    changed: Iterable[str],
+    folders: dict[str, str],
+    shared: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """The workspaces (of `folders`: workspace -> asset folder) that the changed paths touch;
+    `shared`: paths outside its folder a workspace's assets name (see `shared_paths`)."""
     touched: set[str] = set()
     for path in changed:
         path = PurePosixPath(path).as_posix()
@@ -68,7 +102,8 @@ def touched_workspaces(changed: Iterable[str], folders: dict[str, str]) -> list[
                 touched.add(workspace)
             continue
         for workspace, folder in folders.items():
-            if path == folder or path.startswith(folder + "/"):
+            watched = [folder, *(shared or {}).get(workspace, [])]
+            if any(path == w or path.startswith(w + "/") for w in watched):
                 touched.add(workspace)
     return sorted(touched)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import keys as keys_verbs
 from . import tokens
-from .changes import changed_files, stack_folders, touched_workspaces
+from .changes import changed_files, shared_paths, stack_folders, touched_workspaces
 from .endpoints import (
     endpoint_key,
     endpoint_statuses,
@@ -312,9 +312,9 @@ def _preview_summary(args: argparse.Namespace, runner: PulumiRunner) -> int:
 
 def _touched_workspaces(args: argparse.Namespace, runner: PulumiRunner) -> int:
     root = runner.workspace.project_dir
-    for workspace in touched_workspaces(
-        changed_files(root, args.base, args.head), stack_folders(root)
-    ):
+    folders = stack_folders(root)
+    changed = changed_files(root, args.base, args.head)
+    for workspace in touched_workspaces(changed, folders, shared_paths(root, folders)):
         print(workspace)
     return 0
 

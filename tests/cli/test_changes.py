@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from modelpack.cli.changes import changed_files, stack_folders, touched_workspaces
+from modelpack.cli.changes import changed_files, shared_paths, stack_folders, touched_workspaces
 
 FOLDERS = {"dev": "assets/example", "prod": "assets/example", "team": "workspaces/team"}
 
@@ -65,3 +65,22 @@ def test_stack_folders_and_git_diff(tmp_path: Path) -> None:
     changed = changed_files(tmp_path, "main")
     assert changed == ["assets/prod/blue.yml"]
     assert touched_workspaces(changed, stack_folders(tmp_path)) == ["prod"]
+
+
+def test_paths_beside_the_asset_folder_touch_the_workspace(tmp_path: Path) -> None:
+    """Azure's quickstart names ../../model-1/...: a change there touches its workspace."""
+    from tests.support.azure_samples import QUICKSTART_PATH, write_quickstart_sample
+
+    write_quickstart_sample(tmp_path)
+    folders = {"quick": QUICKSTART_PATH.as_posix(), "other": "assets/example"}
+    shared = shared_paths(tmp_path, folders)
+    online = "cli/endpoints/online"
+    assert shared["quick"] == sorted(
+        f"{online}/model-{n}/{part}"
+        for n in (1, 2)
+        for part in ("environment/conda.yaml", "model", "onlinescoring")
+    )
+    assert "other" not in shared  # no such folder: nothing but the folder itself is watched
+    changed = [f"{online}/model-2/onlinescoring/score.py"]
+    assert touched_workspaces(changed, folders, shared) == ["quick"]
+    assert touched_workspaces([f"{online}/model-3/x.py"], folders, shared) == []
