@@ -16,13 +16,7 @@ from typing import Any
 
 from .asset_files import owned_files, yaml_files
 from .boundary import boundary_for
-from .conda import (
-    CondaConversionError,
-    CondaEntryError,
-    CondaFile,
-    PipRequirements,
-    conda_to_pip,
-)
+from .conda import PipRequirements, read_conda_file
 from .deployment import ManagedOnlineDeployment
 from .endpoint import OnlineEndpoint
 from .environment import Environment, InlineEnvironment
@@ -425,24 +419,9 @@ class _Loader:
         )
 
     def read_conda(self, path: Path) -> PipRequirements | None:
-        shown = self.shown(path)
-        try:
-            data = read_yaml(path, shown)
-        except SpecError as exc:
-            self.errors.append(exc)
-            return None
-        conda, errors = validate(CondaFile, data, shown)
-        if errors:
-            self.errors.extend(errors)
-            return None
-        try:
-            return conda_to_pip(conda)
-        except CondaConversionError as exc:
-            self.error(shown, "dependencies", str(exc))
-            return None
-        except CondaEntryError as exc:
-            self.error(shown, exc.field, exc.message)
-            return None
+        requirements, errors = read_conda_file(path, self.shown(path))
+        self.errors.extend(errors)
+        return requirements
 
     def read_pip_requirements(self, path: Path, file: Path, field_name: str) -> PipRequirements:
         lines: list[str] = []

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import Discriminator, Tag
 
 from .base import INLINE_TAG, REFERENCE_TAG, SpecModel, shape_tag
+from .errors import SpecError
+from .validation import validate
+from .yaml_files import read_yaml
 
 
 class PipSection(SpecModel):
@@ -295,3 +299,23 @@ def conda_to_pip(conda: CondaFile) -> PipRequirements:
     if problems:
         raise CondaConversionError(problems)
     return PipRequirements(python=python, pip=pip, requirements=requirements + pip_sections)
+
+
+def read_conda_file(
+    path: Path, shown: Path | str
+) -> tuple[PipRequirements | None, list[SpecError]]:
+    """A conda file as pip requirements, or None and the errors that name `shown` (the path
+    as messages show it) and the field at fault."""
+    try:
+        data = read_yaml(path, shown)
+    except SpecError as exc:
+        return None, [exc]
+    conda, errors = validate(CondaFile, data, shown)
+    if errors:
+        return None, errors
+    try:
+        return conda_to_pip(conda), []
+    except CondaConversionError as exc:
+        return None, [SpecError(shown, "dependencies", str(exc))]
+    except CondaEntryError as exc:
+        return None, [SpecError(shown, exc.field, exc.message)]

@@ -15,15 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conda import (
-    CondaConversionError,
-    CondaEntryError,
-    CondaFile,
-    PipRequirements,
-    conda_to_pip,
-)
+from .conda import PipRequirements, read_conda_file
 from .errors import SpecError
-from .validation import validate
 from .yaml_files import read_yaml
 
 ENV_FIELD = "flavors.python_function.env"
@@ -62,23 +55,9 @@ class _Reader:
         return path if path.is_file() else None
 
     def conda(self, path: Path) -> PipRequirements | None:
-        shown = self.shown(path)
-        try:
-            data = read_yaml(path, shown)
-        except SpecError as exc:
-            self.errors.append(exc)
-            return None
-        conda, errors = validate(CondaFile, data, shown)
+        requirements, errors = read_conda_file(path, self.shown(path))
         self.errors.extend(errors)
-        if conda is None:
-            return None
-        try:
-            return conda_to_pip(conda)
-        except CondaConversionError as exc:
-            self.errors.append(SpecError(shown, "dependencies", str(exc)))
-        except CondaEntryError as exc:
-            self.errors.append(SpecError(shown, exc.field, exc.message))
-        return None
+        return requirements
 
     def requirements_file(self, path: Path) -> list[str] | None:
         shown = self.shown(path)
