@@ -32,14 +32,9 @@ CONTAINERD_SOCK="$RUN/containerd/containerd.sock"
 KUBECONFIG_ADMIN="$DIR/kubeconfig"
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
 
-step_started=0
-begin() {
-    step_started=$(date +%s.%N)
-    printf '==> %s\n' "$1"
-}
-done_step() {
-    printf '    %s (%.1f s)\n' "$1" "$(echo "$(date +%s.%N) - $step_started" | bc)"
-}
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
+
 fail() {
     printf '\ncluster: %s\nsee %s; `scripts/cluster.sh down` stops what started\n' "$1" "$2" >&2
     exit 1

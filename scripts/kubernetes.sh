@@ -21,14 +21,9 @@ BIN="$KUBE_DIR/bin"
 LOG_DIR="$MODELPACK_CACHE/logs"
 mkdir -p "$BIN" "$LOG_DIR" "$MODELPACK_CACHE/bin"
 
-step_started=0
-begin() {
-    step_started=$(date +%s.%N)
-    printf '==> %s\n' "$1"
-}
-done_step() {
-    printf '    %s (%.1f s)\n' "$1" "$(echo "$(date +%s.%N) - $step_started" | bc)"
-}
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
+
 fail() {
     printf '\nkubernetes build failed: %s\nsee %s\n' "$1" "$2" >&2
     exit 1

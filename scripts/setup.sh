@@ -17,21 +17,8 @@ BASE_IMAGES=("python:3.11-slim")
 LOG_DIR="$MODELPACK_CACHE/logs"
 mkdir -p "$MODELPACK_CACHE/bin" "$LOG_DIR"
 
-current_step=""
-step_started=0
-hint=""
-
-begin() {
-    current_step="$1"
-    hint="$2"
-    step_started=$(date +%s.%N)
-    printf '==> %s\n' "$current_step"
-}
-
-done_step() {
-    local detail="${1:-done}"
-    printf '    %s (%.1f s)\n' "$detail" "$(echo "$(date +%s.%N) - $step_started" | bc)"
-}
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
 
 on_error() {
     printf '\nsetup failed in step "%s".\n%s\n' "$current_step" "$hint" >&2
