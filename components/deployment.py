@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 
 from modelpack import names
-from modelpack.assets import DeploymentAsset
+from modelpack.assets import DeploymentAsset, ProbeSettings
 from modelpack.targets import Target
 from modelpack.targets.base import Mount, Probe, ReplicaSet
 
@@ -56,6 +56,18 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
     return env
 
 
+def _probe(port: int, path: str, settings: ProbeSettings) -> Probe:
+    return Probe(
+        port=port,
+        path=path,
+        timeout_s=settings.timeout,
+        initial_delay_s=settings.initial_delay,
+        period_s=settings.period,
+        failure_threshold=settings.failure_threshold,
+        success_threshold=settings.success_threshold,
+    )
+
+
 class Deployment(pulumi.ComponentResource):
     servers: pulumi.Output[list[str]]
     """`host:port` of each replica on the endpoint's network, for the router."""
@@ -84,10 +96,10 @@ class Deployment(pulumi.ComponentResource):
             mounts.append(Mount(source=args.model.store_path, target=str(layout.model_dir)))
         if package.server_type == "azureml_online":
             env.update(_server_env(asset, limits.cpus))
-            readiness_path = "/readyz"
+            readiness_path, liveness_path = "/readyz", "/"
         else:
-            route = package.readiness_route
-            readiness_path = route.path
+            readiness_path = package.readiness_route.path
+            liveness_path = package.liveness_route.path if package.liveness_route else None
         probe = asset.readiness_probe
         ready_timeout_s = probe.initial_delay + probe.period * probe.failure_threshold
         labels = {
@@ -109,9 +121,12 @@ class Deployment(pulumi.ComponentResource):
                 mounts=mounts,
                 cpus=limits.cpus,
                 memory_mb=limits.memory_mb,
-                readiness=Probe(port=layout.port, path=readiness_path, timeout_s=probe.timeout),
+                readiness=_probe(layout.port, readiness_path, probe),
                 ready_timeout_s=ready_timeout_s,
                 stop_grace_s=max(10, math.ceil(request_timeout_s) + 2),
+                liveness=_probe(layout.port, liveness_path, asset.liveness_probe)
+                if liveness_path
+                else None,
             ),
             pulumi.ResourceOptions(parent=self),
         )

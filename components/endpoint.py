@@ -15,6 +15,7 @@ import pulumi
 from modelpack import names
 from modelpack.assets import EndpointAsset
 from modelpack.providers.endpoint_keys import EndpointKeys, EndpointKeysArgs
+from modelpack.providers.image_registry import Registry
 from modelpack.router import render_closed_conf
 from modelpack.targets import Target
 from modelpack.targets.base import Router, RouterSpec
@@ -33,6 +34,8 @@ class EndpointArgs:
     base_image: str = "python:3.11-slim"
     labels: dict[str, str] | None = None
     key_generations: tuple[int, int] = (0, 0)
+    registry: Registry | None = None
+    """The workspace's registry, for targets that pull the router's image from it."""
 
 
 class Endpoint(pulumi.ComponentResource):
@@ -76,6 +79,8 @@ class Endpoint(pulumi.ComponentResource):
                 # Until the first traffic table is applied every request gets 503.
                 bootstrap_conf=render_closed_conf(asset.name),
                 base_image=args.base_image,
+                registry=args.registry.spec if args.registry else None,
+                registry_address=args.registry.known_address if args.registry else None,
             ),
             child,
         )

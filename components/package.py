@@ -82,11 +82,12 @@ class ModelPackage(pulumi.ComponentResource):
         self.server_type = asset.server_type
         self.promoted = args.promoted is not None
         config = asset.inference_configuration
-        self.readiness_route = None
+        self.readiness_route = self.liveness_route = None
         if config is not None:
             self.readiness_route = config.readiness_route or Route(
                 port=config.scoring_route.port, path="/"
             )
+            self.liveness_route = config.liveness_route
         if args.promoted is not None:
             self._pull(resource_name, args, args.promoted)
         else:

@@ -127,6 +127,7 @@ def build_graph(assets: AssetFolder, settings: StackSettings) -> WorkspaceGraph:
                 preferred_port=settings.router_port + index if settings.router_port else 0,
                 labels=settings.labels,
                 key_generations=settings.key_generations(endpoint_asset.name),
+                registry=graph.registry,
             ),
         )
         graph.endpoints[endpoint_asset.name] = endpoint

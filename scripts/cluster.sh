@@ -31,6 +31,8 @@ ETCD_PORT=23790
 CONTAINERD_SOCK="$RUN/containerd/containerd.sock"
 KUBECONFIG_ADMIN="$DIR/kubeconfig"
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
+# kube-proxy turns this on so that node ports answer on 127.0.0.1; restored by `down`.
+PROXY_SYSCTLS=(net.ipv4.conf.all.route_localnet)
 
 # shellcheck source=scripts/steps.sh
 source "$ROOT/scripts/steps.sh"
@@ -144,9 +146,18 @@ pki() {
 
 # --- configuration files ---------------------------------------------------------------------
 
+# write_config <file>: stdin into the file, only when it differs (kube-proxy exits when its
+# configuration file is touched, so a second `up` must leave an unchanged one alone).
+write_config() {
+    local tmp
+    tmp="$(mktemp "$1.XXXX")"
+    cat >"$tmp"
+    if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
 configs() {
     mkdir -p "$DIR/cni/net.d" "$DIR/containerd" "$DIR/kubelet"
-    cat >"$DIR/cni/net.d/10-modelpack.conflist" <<EOF
+    write_config "$DIR/cni/net.d/10-modelpack.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "modelpack",
@@ -160,7 +171,7 @@ configs() {
   ]
 }
 EOF
-    cat >"$DIR/containerd/config.toml" <<EOF
+    write_config "$DIR/containerd/config.toml" <<EOF
 version = 3
 root = "$DIR/containerd/root"
 state = "$RUN/containerd/state"
@@ -179,7 +190,7 @@ state = "$RUN/containerd/state"
   [plugins."io.containerd.cri.v1.images".registry]
     config_path = "$DIR/containerd/certs.d"
 EOF
-    cat >"$DIR/kubelet/config.yaml" <<EOF
+    write_config "$DIR/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
@@ -202,7 +213,7 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {}
 EOF
-    cat >"$DIR/kube-proxy.yaml" <<EOF
+    write_config "$DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -210,6 +221,9 @@ clusterCIDR: $POD_CIDR
 bindAddress: $NODE_IP
 hostnameOverride: $NODE
 oomScoreAdj: 0
+# Node ports (the endpoints' routers) answer on loopback and the node's address only, never on
+# the machine's own network addresses.
+nodePortAddresses: ["127.0.0.0/8", "$NODE_IP/32"]
 clientConnection: {kubeconfig: $DIR/kube-proxy.kubeconfig}
 conntrack:
   maxPerCore: 0
@@ -305,6 +319,7 @@ up() {
     begin "kubelet and kube-proxy"
     local saved="$DIR/sysctls"
     [[ -f "$saved" ]] || for key in "${SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$saved"
+    [[ -f "$saved.proxy" ]] || for key in "${PROXY_SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$saved.proxy"
     # A node object left from an earlier run says Ready until it goes stale: the kubelet
     # registers it anew, so Ready below is this kubelet's.
     running kubelet || kubectl delete node "$NODE" --ignore-not-found >/dev/null
@@ -349,7 +364,9 @@ down() {
     stop etcd
     # The kubelet bind-mounts its root on itself, and pods' volumes and sandboxes under it.
     { awk '{print $2}' /proc/mounts | grep "^$DIR/" || true; } | sort -r | xargs -r -n1 umount -l
-    [[ -f "$DIR/sysctls" ]] && sysctl -q -p "$DIR/sysctls" || true
+    for saved in "$DIR/sysctls" "$DIR/sysctls.proxy"; do
+        [[ -f "$saved" ]] && sysctl -q -p "$saved" || true
+    done
     iptables_cleanup
     ip link del "$NODE_IF" 2>/dev/null || true
     ip link del mpk8sbr0 2>/dev/null || true

@@ -11,6 +11,7 @@ from .base import Target
 
 TARGETS = {
     "docker": "modelpack.targets.docker.target:DockerTarget",
+    "kubernetes": "modelpack.targets.kubernetes.target:KubernetesTarget",
 }
 """name -> `module:class` of its implementation, imported only when a stack uses it."""
 

@@ -67,9 +67,15 @@ class Mount:
 
 @dataclass(frozen=True)
 class Probe:
+    """An HTTP probe (Azure ML's probe settings: seconds and counts)."""
+
     port: int
     path: str
     timeout_s: float = 2.0
+    initial_delay_s: float = 0.0
+    period_s: float = 1.0
+    failure_threshold: int = 3
+    success_threshold: int = 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class ReplicaSet:
     ready_timeout_s: float
     """A replica not ready within this fails the `up`; the ones it replaces keep serving."""
     stop_grace_s: int
+    liveness: Probe | None = None
+    """A replica failing this is restarted (targets without probes of their own supervise
+    liveness inside the replica: the server's WORKER_TIMEOUT)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,10 @@ class RouterSpec:
     bootstrap_conf: str
     """The configuration the router starts from, before its first traffic table."""
     base_image: str
+    registry: pulumi.Input[dict[str, Any]] | None = None
+    """`{root, port}` of the workspace's registry, for targets that pull the router's image."""
+    registry_address: pulumi.Input[str] | None = None
+    """`127.0.0.1:<port>` of that registry."""
 
 
 @dataclass(frozen=True)

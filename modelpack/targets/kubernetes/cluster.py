@@ -1,0 +1,50 @@
+"""Which cluster: the kubeconfig a stack deploys with, and a client of it.
+
+`modelpack:kubeconfig` in a stack file names a kubeconfig; without it the target uses the
+cluster that `make setup` runs on this machine (scripts/cluster.sh). The `modelpack` command
+reads the same cluster (MODELPACK_KUBECONFIG overrides it there).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubernetes import client, config
+
+from ..base import TargetUnavailable
+
+
+def local_cluster_kubeconfig() -> Path:
+    cache = os.environ.get("MODELPACK_CACHE") or Path.home() / ".cache" / "modelpack"
+    return Path(cache) / "cluster" / "kubeconfig"
+
+
+def kubeconfig_path(configured: str | None = None) -> Path:
+    chosen = configured or os.environ.get("MODELPACK_KUBECONFIG")
+    return Path(chosen).expanduser() if chosen else local_cluster_kubeconfig()
+
+
+def api_client(kubeconfig: str | Path) -> client.ApiClient:
+    """A client of the cluster; TargetUnavailable when it cannot be reached."""
+    path = Path(kubeconfig)
+    if not path.is_file():
+        raise TargetUnavailable(
+            f"no kubeconfig at {path}: run `make setup` (it starts the local cluster), or set "
+            "modelpack:kubeconfig in the stack file"
+        )
+    try:
+        return config.new_client_from_config(config_file=str(path))
+    except config.ConfigException as error:
+        raise TargetUnavailable(f"the kubeconfig {path} is not usable: {error}") from None
+
+
+def reachable(api: client.ApiClient) -> None:
+    """Raises TargetUnavailable unless the API server answers."""
+    try:
+        client.VersionApi(api).get_code(_request_timeout=5)
+    except Exception as error:  # noqa: BLE001 - any failure to connect means the same
+        raise TargetUnavailable(
+            f"the Kubernetes API server does not answer ({error}); start the local cluster with "
+            "`scripts/cluster.sh up` (or `make setup`)"
+        ) from None

@@ -1,0 +1,361 @@
+"""The Kubernetes target: a cluster runs the endpoints, through the pulumi-kubernetes provider.
+
+- a namespace per workspace (stack), holding everything else;
+- each deployment: a Deployment of `instance_count` replicas (the package image by digest from
+  the workspace's registry, requests and limits from the instance type, readiness and liveness
+  probes from the YAML, `maxUnavailable: 0`, a grace period from the request timeout, the
+  hardened pod of workloads.py) and a ClusterIP Service the router sends to;
+- each endpoint's router: the same nginx image and configuration as on Docker, a Deployment
+  whose configuration (with the keys) is a Secret, behind a NodePort Service that kube-proxy
+  also answers on 127.0.0.1: the scoring URI is on loopback, as on Docker. A traffic change
+  writes a new Secret and rolls the router (new pods ready before old ones drain);
+- images are built by the local Docker engine and pushed to the workspace's registry, which
+  the cluster's containerd pulls from by digest (the Docker target's image resources).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from modelpack import names
+from modelpack.assets import hash_tree
+from modelpack.image_registry import repository_name
+from modelpack.router import IMAGE_SOURCE
+from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
+
+from ..base import (
+    BuiltImage,
+    ImageBuild,
+    ImagePush,
+    Probe,
+    PulledImage,
+    Replicas,
+    ReplicaSet,
+    Router,
+    RouterSpec,
+    TrafficTable,
+)
+from ..docker.target import DockerTarget
+from .cluster import kubeconfig_path
+from .naming import namespace_for, object_name
+from .rollout import Rollout, RolloutArgs
+from .runtime import KubernetesRuntime, replica_slot
+from .workloads import (
+    SKIP_AWAIT,
+    WORKLOAD_LABEL,
+    deployment_spec,
+    hardened_container,
+    pod_template,
+    probe,
+    resources,
+)
+
+CONFIG_KUBECONFIG = "kubeconfig"
+"""`modelpack:kubeconfig`: the cluster to deploy to (default: the local one, cluster.py)."""
+ROUTER_REPLICAS = 2
+ROUTER_CONFIG_MOUNT = "/etc/modelpack"
+ROUTER_CONFIG_VERSION = "modelpack.router.config-version"
+IMAGE_PULL_ALLOWANCE_S = 180
+"""Added to a deployment's readiness budget: a replica's first start pulls its image."""
+ROUTER_READY_TIMEOUT_S = 120
+
+
+class KubernetesTarget:
+    name = "kubernetes"
+
+    def __init__(self, kubeconfig: str | None = None) -> None:
+        if kubeconfig is None:
+            kubeconfig = pulumi.Config(names.CONFIG_NAMESPACE).get(CONFIG_KUBECONFIG)
+        self.kubeconfig = str(kubeconfig_path(kubeconfig))
+        self.images = DockerTarget()
+        self._provider: k8s.Provider | None = None
+        self._namespace: k8s.core.v1.Namespace | None = None
+        self._routers: dict[str, dict[str, Any]] = {}
+
+    # --- the cluster and the workspace's namespace --------------------------------------------
+
+    def _opts(self, opts: pulumi.ResourceOptions, **extra: Any) -> pulumi.ResourceOptions:
+        if self._provider is None:
+            self._provider = k8s.Provider("kubernetes", kubeconfig=self.kubeconfig)
+        # Objects have fixed names: a replacement must delete the old one first.
+        return pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(provider=self._provider, delete_before_replace=True, **extra),
+        )
+
+    def _workspace_namespace(self, labels: dict[str, str]) -> k8s.core.v1.Namespace:
+        # One per workspace, declared by the first endpoint but parented to the stack: removing
+        # that endpoint must not take the namespace (and every other endpoint) with it.
+        if self._namespace is None:
+            stack = pulumi.get_stack()
+            workspace_labels = {
+                key: value for key, value in labels.items() if key != names.LABEL_ENDPOINT
+            }
+            self._namespace = k8s.core.v1.Namespace(
+                "namespace",
+                metadata={"name": namespace_for(stack), "labels": workspace_labels},
+                opts=self._opts(pulumi.ResourceOptions()),
+            )
+        return self._namespace
+
+    def network(
+        self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """An endpoint's router and replicas share the workspace's namespace."""
+        return self._workspace_namespace(labels).metadata.name
+
+    # --- images: built by the local engine, served to the cluster by the registry -------------
+
+    def image(
+        self, resource_name: str, build: ImageBuild, opts: pulumi.ResourceOptions
+    ) -> BuiltImage:
+        return self.images.image(resource_name, build, opts)
+
+    def push(
+        self, resource_name: str, push: ImagePush, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        return self.images.push(resource_name, push, opts)
+
+    def pull(
+        self,
+        resource_name: str,
+        reference: str,
+        registry: pulumi.Input[dict[str, Any]],
+        opts: pulumi.ResourceOptions,
+    ) -> PulledImage:
+        return self.images.pull(resource_name, reference, registry, opts)
+
+    def python_version(self, image: str) -> str:
+        return self.images.python_version(image)
+
+    # --- replicas -----------------------------------------------------------------------------
+
+    def _rollout(
+        self,
+        resource_name: str,
+        deployment: k8s.apps.v1.Deployment,
+        namespace: pulumi.Input[str],
+        name: str,
+        timeout_s: float,
+        what: str,
+        opts: pulumi.ResourceOptions,
+    ) -> Rollout:
+        return Rollout(
+            resource_name,
+            RolloutArgs(
+                kubeconfig=self.kubeconfig,
+                namespace=namespace,
+                deployment=name,
+                generation=deployment.metadata.generation,
+                timeout_s=timeout_s,
+                what=what,
+            ),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
+        )
+
+    def replicas(
+        self, resource_name: str, spec: ReplicaSet, opts: pulumi.ResourceOptions
+    ) -> Replicas:
+        endpoint = spec.labels[names.LABEL_ENDPOINT]
+        deployment_name = spec.labels[names.LABEL_DEPLOYMENT]
+        name = object_name(endpoint, deployment_name)
+        labels = {**spec.labels, WORKLOAD_LABEL: name}
+        volumes, volume_mounts = [], []
+        for index, mount in enumerate(spec.mounts):
+            volumes.append(
+                {"name": f"mount-{index}", "host_path": {"path": mount.source, "type": "Directory"}}
+            )
+            volume_mounts.append(
+                {
+                    "name": f"mount-{index}",
+                    "mount_path": mount.target,
+                    "read_only": mount.read_only,
+                }
+            )
+        port = spec.readiness.port
+        container = hardened_container(
+            "server",
+            spec.image,
+            port=port,
+            env=spec.env,
+            readiness=probe(spec.readiness),
+            liveness=probe(spec.liveness) if spec.liveness else None,
+            resource_limits=resources(spec.cpus, spec.memory_mb),
+            volume_mounts=volume_mounts,
+        )
+        template = pod_template(labels, container, stop_grace_s=spec.stop_grace_s, volumes=volumes)
+        deployment = k8s.apps.v1.Deployment(
+            resource_name,
+            metadata={
+                "name": name,
+                "namespace": spec.network,
+                "labels": labels,
+                "annotations": SKIP_AWAIT,
+            },
+            spec=deployment_spec(name, spec.count, template),
+            opts=self._opts(opts),
+        )
+        service = k8s.core.v1.Service(
+            f"{resource_name}-service",
+            metadata={
+                "name": name,
+                "namespace": spec.network,
+                "labels": labels,
+                "annotations": SKIP_AWAIT,
+            },
+            spec={
+                "type": "ClusterIP",
+                "selector": {WORKLOAD_LABEL: name},
+                "ports": [{"name": "http", "port": port, "target_port": port}],
+            },
+            opts=self._opts(opts),
+        )
+        rollout = self._rollout(
+            f"{resource_name}-rollout",
+            deployment,
+            spec.network,
+            name,
+            spec.ready_timeout_s + IMAGE_PULL_ALLOWANCE_S,
+            f"deployment {deployment_name} of endpoint {endpoint}",
+            opts,
+        )
+        # The router sends to the Service once the replicas behind it are ready.
+        servers = pulumi.Output.all(service.spec.cluster_ip, rollout.id).apply(
+            lambda values: [f"{values[0]}:{port}"]
+        )
+        slots = pulumi.Output.from_input(spec.network).apply(
+            lambda namespace: [replica_slot(namespace, name, i) for i in range(spec.count)]
+        )
+        return Replicas(names=slots, servers=servers)
+
+    # --- the endpoint's router ----------------------------------------------------------------
+
+    def router(self, resource_name: str, spec: RouterSpec, opts: pulumi.ResourceOptions) -> Router:
+        if spec.registry is None or spec.registry_address is None:
+            raise ValueError("the Kubernetes target pulls the router's image from the registry")
+        router_hash = hash_tree(IMAGE_SOURCE)
+        built = self.images.image(
+            f"{resource_name}-router-image",
+            ImageBuild(
+                tag=f"modelpack/{spec.stack}/router:{router_hash[:12]}",
+                context=str(IMAGE_SOURCE),
+                build_args={"BASE_IMAGE": spec.base_image},
+                labels=spec.labels,
+                hashes={"router": router_hash},
+            ),
+            opts,
+        )
+        image = self.images.push(
+            f"{resource_name}-router-push",
+            ImagePush(
+                image_id=built.image_id,
+                repository=pulumi.Output.concat(
+                    spec.registry_address, "/", repository_name(f"{spec.stack}-router")
+                ),
+                tag=router_hash[:12],
+                registry=spec.registry,
+            ),
+            opts,
+        )
+        name = object_name(spec.endpoint, "router")
+        labels = {**spec.labels, names.LABEL_ROLE: names.ROLE_ROUTER, WORKLOAD_LABEL: name}
+        service_spec: dict[str, Any] = {
+            "type": "NodePort",
+            "selector": {WORKLOAD_LABEL: name},
+            "ports": [{"name": "http", "port": 80, "target_port": ROUTER_PORT}],
+        }
+        service = k8s.core.v1.Service(
+            f"{resource_name}-router-service",
+            metadata={
+                "name": name,
+                "namespace": spec.network,
+                "labels": labels,
+                "annotations": SKIP_AWAIT,
+            },
+            spec=service_spec,
+            # The node port, allocated by the cluster, is the scoring URI's: kept for the
+            # Service's life, which is the endpoint's.
+            opts=self._opts(opts),
+        )
+        self._routers[spec.endpoint] = {
+            "name": name,
+            "namespace": spec.network,
+            "image": image,
+            "labels": labels,
+            "opts": opts,
+        }
+        # None in a preview of a new endpoint: the cluster allocates the port on creation.
+        node_port = service.spec.apply(lambda live: live.ports[0].node_port)
+        return Router(
+            router_id=service.metadata.uid,
+            base_url=node_port.apply(
+                lambda port: f"http://127.0.0.1:{port if port else '<node port>'}"
+            ),
+            config_dir=spec.state_dir / "routers" / spec.endpoint,
+        )
+
+    def traffic(
+        self, resource_name: str, table: TrafficTable, opts: pulumi.ResourceOptions
+    ) -> pulumi.Resource:
+        """The configuration as a Secret, and the router's Deployment started from it: a new
+        configuration rolls the router (new pods ready before the old ones drain)."""
+        router = self._routers[table.endpoint]
+        name, namespace = router["name"], router["namespace"]
+        config_name = object_name(table.endpoint, "router-config")
+        secret = k8s.core.v1.Secret(
+            f"{resource_name}-secret",
+            metadata={"name": config_name, "namespace": namespace, "labels": router["labels"]},
+            string_data={"nginx.conf": table.conf},
+            opts=self._opts(opts),
+        )
+        container = hardened_container(
+            "router",
+            router["image"],
+            port=ROUTER_PORT,
+            readiness=probe(Probe(port=ROUTER_PORT, path=HEALTH_PATH)),
+            volume_mounts=[
+                {"name": "config", "mount_path": ROUTER_CONFIG_MOUNT, "read_only": True}
+            ],
+        )
+        template = pod_template(
+            router["labels"],
+            container,
+            stop_grace_s=10,
+            volumes=[
+                {
+                    "name": "config",
+                    # Readable by the router's group alone: it holds the endpoint's keys.
+                    "secret": {"secret_name": config_name, "default_mode": 0o440},
+                }
+            ],
+            annotations=pulumi.Output.from_input(table.version).apply(
+                lambda version: {ROUTER_CONFIG_VERSION: version}
+            ),
+            fs_group=ROUTER_USER_ID,
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{resource_name}-router",
+            metadata={
+                "name": name,
+                "namespace": namespace,
+                "labels": router["labels"],
+                "annotations": SKIP_AWAIT,
+            },
+            spec=deployment_spec(name, ROUTER_REPLICAS, template),
+            opts=self._opts(opts, depends_on=[secret]),
+        )
+        return self._rollout(
+            f"{resource_name}-rollout",
+            deployment,
+            namespace,
+            name,
+            ROUTER_READY_TIMEOUT_S,
+            f"router of {table.endpoint} (traffic {table.summary})",
+            opts,
+        )
+
+    def runtime(self) -> KubernetesRuntime:
+        return KubernetesRuntime(self.kubeconfig)

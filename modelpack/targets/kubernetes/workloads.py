@@ -1,0 +1,121 @@
+"""The pod templates of replicas and routers, as pulumi-kubernetes inputs.
+
+Every container runs hardened, as on the Docker target: no capabilities, no privilege
+escalation, a read-only root filesystem with a memory-backed /tmp for scratch, the runtime's
+default seccomp profile, and no service-account token. A preStop pause lets kube-proxy stop
+sending new connections to a pod before it is asked to stop; the stop itself is graceful
+(uvicorn and nginx finish the requests in flight).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pulumi
+
+from ..base import Probe
+
+WORKLOAD_LABEL = "modelpack.workload"
+"""The label a Deployment selects its pods by (and a Service its endpoints): its own name."""
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+"""Applied without pulumi-kubernetes's own await: rollout.Rollout waits, and explains."""
+DRAIN_S = 5
+"""The preStop pause: kube-proxy has removed the pod from its Service before it stops."""
+REQUEST_SHARE = 0.1
+"""Without `resources:`, a replica requests this share of its instance type (and is limited to
+all of it), so that a small cluster schedules what fits on one Docker host."""
+SCRATCH = "/tmp"
+
+
+def probe(spec: Probe) -> dict[str, Any]:
+    return {
+        "http_get": {"path": spec.path, "port": spec.port},
+        "initial_delay_seconds": int(spec.initial_delay_s),
+        "period_seconds": max(1, int(spec.period_s)),
+        "timeout_seconds": max(1, math.ceil(spec.timeout_s)),
+        "failure_threshold": spec.failure_threshold,
+        "success_threshold": spec.success_threshold,
+    }
+
+
+def resources(cpus: float, memory_mb: int) -> dict[str, Any]:
+    return {
+        "limits": {"cpu": f"{max(1, round(cpus * 1000))}m", "memory": f"{memory_mb}Mi"},
+        "requests": {
+            "cpu": f"{max(10, round(cpus * 1000 * REQUEST_SHARE))}m",
+            "memory": f"{max(32, round(memory_mb * REQUEST_SHARE))}Mi",
+        },
+    }
+
+
+def hardened_container(
+    name: str,
+    image: pulumi.Input[str],
+    *,
+    port: int,
+    env: dict[str, str] | None = None,
+    readiness: dict[str, Any],
+    liveness: dict[str, Any] | None = None,
+    resource_limits: dict[str, Any] | None = None,
+    volume_mounts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "image_pull_policy": "IfNotPresent",
+        "ports": [{"container_port": port, "name": "http"}],
+        "env": [{"name": key, "value": value} for key, value in sorted((env or {}).items())],
+        "readiness_probe": readiness,
+        "lifecycle": {"pre_stop": {"sleep": {"seconds": DRAIN_S}}},
+        "volume_mounts": [{"name": "scratch", "mount_path": SCRATCH}, *(volume_mounts or [])],
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "read_only_root_filesystem": True,
+        },
+    }
+    if liveness is not None:
+        container["liveness_probe"] = liveness
+    if resource_limits is not None:
+        container["resources"] = resource_limits
+    return container
+
+
+def pod_template(
+    labels: dict[str, str],
+    container: dict[str, Any],
+    *,
+    stop_grace_s: int,
+    volumes: list[dict[str, Any]] | None = None,
+    annotations: pulumi.Input[dict[str, str]] | None = None,
+    fs_group: int | None = None,
+) -> dict[str, Any]:
+    security: dict[str, Any] = {"seccomp_profile": {"type": "RuntimeDefault"}}
+    if fs_group is not None:
+        security["fs_group"] = fs_group
+    return {
+        "metadata": {"labels": labels, "annotations": annotations or {}},
+        "spec": {
+            "containers": [container],
+            "automount_service_account_token": False,
+            "enable_service_links": False,
+            "security_context": security,
+            "termination_grace_period_seconds": stop_grace_s + DRAIN_S,
+            "volumes": [{"name": "scratch", "empty_dir": {"medium": "Memory"}}, *(volumes or [])],
+        },
+    }
+
+
+def deployment_spec(name: str, replicas: int, template: dict[str, Any]) -> dict[str, Any]:
+    """A rolling Deployment that never goes below `replicas` ready pods."""
+    return {
+        "replicas": replicas,
+        "selector": {"match_labels": {WORKLOAD_LABEL: name}},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rolling_update": {"max_surge": 1, "max_unavailable": 0},
+        },
+        "template": template,
+    }
