@@ -17,8 +17,14 @@ from typing import Any
 
 import pulumi
 from kubernetes import client
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
-from pulumi.dynamic import UpdateResult
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from modelpack.providers.diff import diff_inputs, props_of
 from modelpack.providers.errors import ReportedError
