@@ -79,7 +79,7 @@ class Deployment(pulumi.ComponentResource):
         super().__init__(names.DEPLOYMENT, resource_name, None, opts)
         asset, package = args.asset, args.package
         self.name = asset.name
-        limits = limits_for(asset.instance_type)
+        limits = limits_for(asset.instance_type, asset.resources)
         if limits.clamped:
             pulumi.log.warn(
                 f"deployment {asset.name}: {asset.instance_type.name} has "
@@ -121,6 +121,8 @@ class Deployment(pulumi.ComponentResource):
                 mounts=mounts,
                 cpus=limits.cpus,
                 memory_mb=limits.memory_mb,
+                cpu_request=limits.cpu_request,
+                memory_request_mb=limits.memory_request_mb,
                 readiness=_probe(layout.port, readiness_path, probe),
                 ready_timeout_s=ready_timeout_s,
                 stop_grace_s=max(10, math.ceil(request_timeout_s) + 2),

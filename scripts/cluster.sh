@@ -246,7 +246,7 @@ node_address() {
 
 pause_image() {
     local ctr=("$BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io)
-    "${ctr[@]}" images ls -q | grep -q '^registry.k8s.io/pause:3.10$' && return 0
+    "${ctr[@]}" images ls -q 2>/dev/null | grep -q '^registry.k8s.io/pause:3.10$' && return 0
     local build="$DIR/pause"
     mkdir -p "$build"
     cp "$ROOT/tools/pause/main.go" "$build/main.go"
@@ -258,9 +258,23 @@ pause_image() {
 
 # --- up / down --------------------------------------------------------------------------------
 
+# The node's address and ports are the machine's: a cluster started from another
+# $MODELPACK_CACHE (another clone's set-up) must be stopped before this one starts.
+other_cluster() {
+    running etcd && return 0
+    local pid data_dir
+    pid="$(ss -ltnpH "sport = :$ETCD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+    [[ -n "$pid" ]] || return 0
+    data_dir="$(tr '\0' '\n' <"/proc/$pid/cmdline" | grep -A1 -- '--data-dir' | tail -1)"
+    printf '\ncluster: another cluster holds port %s (etcd pid %s, data %s).\nStop it first: MODELPACK_CACHE=%s scripts/cluster.sh down\n' \
+        "$ETCD_PORT" "$pid" "$data_dir" "$(dirname "$(dirname "$data_dir")")" >&2
+    exit 1
+}
+
 up() {
     [[ -x "$BIN/kube" && -x "$BIN/etcd" && -x "$BIN/containerd" ]] ||
         fail "the cluster's binaries are missing" "scripts/kubernetes.sh build"
+    other_cluster
     mkdir -p "$LOGS" "$RUN" "$DIR/etcd"
     begin "node address $NODE_IP on $NODE_IF, certificates, configuration"
     node_address
@@ -287,6 +301,7 @@ up() {
         --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
         --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
         --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+        --kubelet-preferred-address-types InternalIP \
         --service-account-key-file "$PKI/sa.pub" \
         --service-account-signing-key-file "$PKI/sa.key" \
         --service-account-issuer https://kubernetes.default.svc \

@@ -670,6 +670,7 @@ class _Loader:
                 package_model=spec.package_model or not package.implicit,
                 file=file,
                 spec=spec,
+                resources=spec.resources,
             )
         )
 

@@ -31,6 +31,7 @@ from .environment import InlineEnvironment
 from .instance_types import lookup_instance_type, unknown_instance_type_message
 from .model import InlineModel
 from .references import ReferenceStr
+from .resources import ResourceSettings
 
 
 class CodeConfiguration(SpecModel):
@@ -88,6 +89,9 @@ class ManagedOnlineDeployment(AssetModel):
     readiness_probe: ReadinessProbeSettings = ReadinessProbeSettings()
     environment_variables: EnvironmentVariables = {}
     model_mount_path: ContainerPath | None = None
+    resources: ResourceSettings | None = None
+    """CPU and memory requests and limits (Azure ML's Kubernetes deployments); limits given
+    here replace the instance type's."""
 
     @field_validator("instance_type")
     @classmethod

@@ -20,6 +20,7 @@ from .instance_types import InstanceType
 from .mlflow_env import MlflowEnvironment
 from .model import Model, ModelType
 from .package import ModelMode, ModelPackage, OnlineInferenceConfiguration, ServerType
+from .resources import ResourceSettings
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,3 +165,4 @@ class DeploymentAsset:
     package_model: bool
     file: Path
     spec: ManagedOnlineDeployment
+    resources: ResourceSettings | None = None

@@ -273,6 +273,11 @@ class DeploymentChange:
     reasons: set[str] = field(default_factory=set)
 
 
+def _labels(inputs: dict[str, Any]) -> dict[str, str] | None:
+    """A resource's labels: a container's own, or a Kubernetes object's metadata.labels."""
+    return inputs.get("labels") or (inputs.get("metadata") or {}).get("labels")
+
+
 def deployment_changes(steps: list[Step]) -> list[DeploymentChange]:
     found: dict[str, DeploymentChange] = {}
     for step in steps:
@@ -292,8 +297,7 @@ def deployment_changes(steps: list[Step]) -> list[DeploymentChange]:
     named = {}
     for change in found.values():
         labels = next(
-            (step.inputs.get("labels") for step in change.resources if step.inputs.get("labels")),
-            None,
+            (labels for step in change.resources if (labels := _labels(step.inputs))), None
         )
         if labels and labels.get(names.LABEL_ENDPOINT) and labels.get(names.LABEL_DEPLOYMENT):
             change.name = f"{labels['modelpack.endpoint']}/{labels['modelpack.deployment']}"

@@ -96,6 +96,9 @@ class ReplicaSet:
     ready_timeout_s: float
     """A replica not ready within this fails the `up`; the ones it replaces keep serving."""
     stop_grace_s: int
+    cpu_request: float | None = None
+    """Cores each replica is scheduled by, on targets that schedule (None: their default)."""
+    memory_request_mb: int | None = None
     liveness: Probe | None = None
     """A replica failing this is restarted (targets without probes of their own supervise
     liveness inside the replica: the server's WORKER_TIMEOUT)."""

@@ -474,6 +474,21 @@ CASES: dict[str, tuple[Files, str, str, str]] = {
         "flavors.python_function.env.conda",
         "points outside the model folder",
     ),
+    "cpu that is no quantity": (
+        {"blue.yml": BASE["blue.yml"] + "resources:\n  limits:\n    cpu: two\n"},
+        "blue.yml",
+        "resources.limits.cpu",
+        "is not a CPU quantity",
+    ),
+    "memory request above its limit": (
+        {
+            "blue.yml": BASE["blue.yml"]
+            + "resources:\n  requests: {memory: 2Gi}\n  limits: {memory: 1Gi}\n"
+        },
+        "blue.yml",
+        "resources.requests.memory",
+        "is more than limits.memory",
+    ),
     "yaml asset in a sub-folder": (
         {"more/green.yml": GREEN.replace("instance_count: 1", "instance_count: 0")},
         "more/green.yml",

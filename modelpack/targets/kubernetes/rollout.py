@@ -149,7 +149,11 @@ def wait_for_rollout(props: dict[str, Any]) -> None:
         deployment = apps.read_namespaced_deployment(name, namespace)
         if _complete(deployment):
             wanted = deployment.spec.replicas
-            report(f"{what}: {wanted} replica(s) ready ({time.monotonic() - started:.1f} s)")
+            took = time.monotonic() - started
+            if props.get("summary"):
+                report(f"{what} now serves traffic {props['summary']} ({took:.1f} s)")
+            else:
+                report(f"{what}: {wanted} replica(s) ready ({took:.1f} s)")
             return
         pods = _newest_pods(core, apps, deployment)
         for pod in pods:
@@ -185,13 +189,27 @@ def _is_ready(pod: Any) -> bool:
     )
 
 
+@dataclass
+class RouterRolloutArgs(RolloutArgs):
+    """A router's rollout is how a traffic table is applied: its inputs say which table (as
+    the Docker target's endpoint:Traffic does, for `modelpack preview-summary`)."""
+
+    endpoint: str
+    version: pulumi.Input[str]
+    summary: str
+    traffic: dict[str, int]
+    mirror_traffic: dict[str, int]
+
+
 class RolloutProvider(ResourceProvider):
+    args_type: type = RolloutArgs
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         wait_for_rollout(props)
         return CreateResult(f"{props['namespace']}/{props['deployment']}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(RolloutArgs, olds, news, replace=("namespace", "deployment"))
+        return diff_inputs(self.args_type, olds, news, replace=("namespace", "deployment"))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         wait_for_rollout(news)
@@ -206,3 +224,17 @@ class Rollout(Resource, module="kubernetes", name="Rollout"):
         self, resource_name: str, args: RolloutArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(RolloutProvider(), resource_name, props_of(args), opts)
+
+
+class RouterRolloutProvider(RolloutProvider):
+    args_type = RouterRolloutArgs
+
+
+class RouterRollout(Resource, module="endpoint", name="Traffic"):
+    def __init__(
+        self,
+        resource_name: str,
+        args: RouterRolloutArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(RouterRolloutProvider(), resource_name, props_of(args), opts)

@@ -41,9 +41,10 @@ from ..base import (
 from ..docker.target import DockerTarget
 from .cluster import kubeconfig_path
 from .naming import namespace_for, object_name
-from .rollout import Rollout, RolloutArgs
+from .rollout import Rollout, RolloutArgs, RouterRollout, RouterRolloutArgs
 from .runtime import KubernetesRuntime, replica_slot
 from .workloads import (
+    DRAIN_S,
     SKIP_AWAIT,
     WORKLOAD_LABEL,
     deployment_spec,
@@ -58,6 +59,13 @@ CONFIG_KUBECONFIG = "kubeconfig"
 ROUTER_REPLICAS = 2
 ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 ROUTER_CONFIG_VERSION = "modelpack.router.config-version"
+ROUTER_DRAIN = (
+    f"sleep {DRAIN_S}; nginx -c {ROUTER_CONFIG_MOUNT}/nginx.conf -s quit; "
+    'while kill -0 "$(cat /tmp/nginx.pid)" 2>/dev/null; do sleep 0.2; done'
+)
+"""The router's preStop: once kube-proxy has stopped sending it new connections, nginx is
+asked for a graceful stop and waited for (the kubelet's SIGTERM would be nginx's fast stop,
+dropping requests in flight)."""
 IMAGE_PULL_ALLOWANCE_S = 180
 """Added to a deployment's readiness budget: a replica's first start pulls its image."""
 ROUTER_READY_TIMEOUT_S = 120
@@ -77,13 +85,18 @@ class KubernetesTarget:
 
     # --- the cluster and the workspace's namespace --------------------------------------------
 
-    def _opts(self, opts: pulumi.ResourceOptions, **extra: Any) -> pulumi.ResourceOptions:
+    def _cluster_provider(self) -> k8s.Provider:
         if self._provider is None:
             self._provider = k8s.Provider("kubernetes", kubeconfig=self.kubeconfig)
+        return self._provider
+
+    def _opts(self, opts: pulumi.ResourceOptions, **extra: Any) -> pulumi.ResourceOptions:
         # Objects have fixed names: a replacement must delete the old one first.
         return pulumi.ResourceOptions.merge(
             opts,
-            pulumi.ResourceOptions(provider=self._provider, delete_before_replace=True, **extra),
+            pulumi.ResourceOptions(
+                provider=self._cluster_provider(), delete_before_replace=True, **extra
+            ),
         )
 
     def _workspace_namespace(self, labels: dict[str, str]) -> k8s.core.v1.Namespace:
@@ -183,7 +196,9 @@ class KubernetesTarget:
             env=spec.env,
             readiness=probe(spec.readiness),
             liveness=probe(spec.liveness) if spec.liveness else None,
-            resource_limits=resources(spec.cpus, spec.memory_mb),
+            resource_limits=resources(
+                spec.cpus, spec.memory_mb, spec.cpu_request, spec.memory_request_mb
+            ),
             volume_mounts=volume_mounts,
         )
         template = pod_template(labels, container, stop_grace_s=spec.stop_grace_s, volumes=volumes)
@@ -304,12 +319,15 @@ class KubernetesTarget:
         configuration rolls the router (new pods ready before the old ones drain)."""
         router = self._routers[table.endpoint]
         name, namespace = router["name"], router["namespace"]
-        config_name = object_name(table.endpoint, "router-config")
+        # Named by Pulumi, and replaced (create first) when the configuration changes: the
+        # router rolls to the new Secret while old pods keep theirs until they drain.
         secret = k8s.core.v1.Secret(
             f"{resource_name}-secret",
-            metadata={"name": config_name, "namespace": namespace, "labels": router["labels"]},
+            metadata={"namespace": namespace, "labels": router["labels"]},
             string_data={"nginx.conf": table.conf},
-            opts=self._opts(opts),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(provider=self._cluster_provider())
+            ),
         )
         container = hardened_container(
             "router",
@@ -319,6 +337,7 @@ class KubernetesTarget:
             volume_mounts=[
                 {"name": "config", "mount_path": ROUTER_CONFIG_MOUNT, "read_only": True}
             ],
+            pre_stop={"exec": {"command": ["/bin/sh", "-c", ROUTER_DRAIN]}},
         )
         template = pod_template(
             router["labels"],
@@ -328,7 +347,7 @@ class KubernetesTarget:
                 {
                     "name": "config",
                     # Readable by the router's group alone: it holds the endpoint's keys.
-                    "secret": {"secret_name": config_name, "default_mode": 0o440},
+                    "secret": {"secret_name": secret.metadata.name, "default_mode": 0o440},
                 }
             ],
             annotations=pulumi.Output.from_input(table.version).apply(
@@ -345,16 +364,24 @@ class KubernetesTarget:
                 "annotations": SKIP_AWAIT,
             },
             spec=deployment_spec(name, ROUTER_REPLICAS, template),
-            opts=self._opts(opts, depends_on=[secret]),
+            opts=self._opts(opts),
         )
-        return self._rollout(
+        return RouterRollout(
             f"{resource_name}-rollout",
-            deployment,
-            namespace,
-            name,
-            ROUTER_READY_TIMEOUT_S,
-            f"router of {table.endpoint} (traffic {table.summary})",
-            opts,
+            RouterRolloutArgs(
+                kubeconfig=self.kubeconfig,
+                namespace=namespace,
+                deployment=name,
+                generation=deployment.metadata.generation,
+                timeout_s=ROUTER_READY_TIMEOUT_S,
+                what=f"router of {table.endpoint}",
+                endpoint=table.endpoint,
+                version=table.version,
+                summary=table.summary,
+                traffic=table.traffic,
+                mirror_traffic=table.mirror_traffic,
+            ),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
 
     def runtime(self) -> KubernetesRuntime:

@@ -23,8 +23,8 @@ SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 DRAIN_S = 5
 """The preStop pause: kube-proxy has removed the pod from its Service before it stops."""
 REQUEST_SHARE = 0.1
-"""Without `resources:`, a replica requests this share of its instance type (and is limited to
-all of it), so that a small cluster schedules what fits on one Docker host."""
+"""Without requests in `resources:`, a replica requests this share of its limits (the instance
+type), so that a small cluster schedules what fits on one Docker host."""
 SCRATCH = "/tmp"
 
 
@@ -39,12 +39,30 @@ def probe(spec: Probe) -> dict[str, Any]:
     }
 
 
-def resources(cpus: float, memory_mb: int) -> dict[str, Any]:
+def _cpu(millis: int) -> str:
+    # In the cluster's own canonical form, so that a preview shows no change where none is.
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def _memory(mib: int) -> str:
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+def resources(
+    cpus: float,
+    memory_mb: int,
+    cpu_request: float | None = None,
+    memory_request_mb: int | None = None,
+) -> dict[str, Any]:
+    if cpu_request is None:
+        cpu_request = max(0.01, cpus * REQUEST_SHARE)
+    if memory_request_mb is None:
+        memory_request_mb = max(32, round(memory_mb * REQUEST_SHARE))
     return {
-        "limits": {"cpu": f"{max(1, round(cpus * 1000))}m", "memory": f"{memory_mb}Mi"},
+        "limits": {"cpu": _cpu(max(1, round(cpus * 1000))), "memory": _memory(memory_mb)},
         "requests": {
-            "cpu": f"{max(10, round(cpus * 1000 * REQUEST_SHARE))}m",
-            "memory": f"{max(32, round(memory_mb * REQUEST_SHARE))}Mi",
+            "cpu": _cpu(max(1, round(cpu_request * 1000))),
+            "memory": _memory(memory_request_mb),
         },
     }
 
@@ -59,7 +77,10 @@ def hardened_container(
     liveness: dict[str, Any] | None = None,
     resource_limits: dict[str, Any] | None = None,
     volume_mounts: list[dict[str, Any]] | None = None,
+    pre_stop: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`pre_stop` replaces the plain drain pause (for a server that must be asked to stop
+    gracefully by other means than SIGTERM)."""
     container: dict[str, Any] = {
         "name": name,
         "image": image,
@@ -67,7 +88,7 @@ def hardened_container(
         "ports": [{"container_port": port, "name": "http"}],
         "env": [{"name": key, "value": value} for key, value in sorted((env or {}).items())],
         "readiness_probe": readiness,
-        "lifecycle": {"pre_stop": {"sleep": {"seconds": DRAIN_S}}},
+        "lifecycle": {"pre_stop": pre_stop or {"sleep": {"seconds": DRAIN_S}}},
         "volume_mounts": [{"name": "scratch", "mount_path": SCRATCH}, *(volume_mounts or [])],
         "security_context": {
             "allow_privilege_escalation": False,
@@ -95,8 +116,11 @@ def pod_template(
     security: dict[str, Any] = {"seccomp_profile": {"type": "RuntimeDefault"}}
     if fs_group is not None:
         security["fs_group"] = fs_group
+    metadata: dict[str, Any] = {"labels": labels}
+    if annotations is not None:
+        metadata["annotations"] = annotations
     return {
-        "metadata": {"labels": labels, "annotations": annotations or {}},
+        "metadata": metadata,
         "spec": {
             "containers": [container],
             "automount_service_account_token": False,
