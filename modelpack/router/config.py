@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from modelpack.names import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TOKEN_LIFETIME_S
 
 ROUTER_PORT = 8080
+CLIENT_CONNECTION_LIFETIME_S = 2
+"""A client's keep-alive connection is closed after the first answer past this age (with
+`Connection: close`, so the client knows before it sends again). A router being drained (a
+Kubernetes rollout) thus loses its clients cleanly within its drain time, instead of closing
+idle connections at its stop, where a request already on its way would be reset."""
 ROUTER_USER_ID = 65534
 """The router image runs nginx as this user (see image/Dockerfile)."""
 HEALTH_PATH = "/-/router-health"
@@ -170,6 +175,7 @@ def render_nginx_conf(config: RouterConfig) -> str:
         f"    client_max_body_size {config.max_body_bytes};",
         "    client_body_buffer_size 1m;",
         "    keepalive_requests 100000;",
+        f"    keepalive_time {CLIENT_CONNECTION_LIFETIME_S}s;",
         "    server_tokens off;",
         "    map_hash_bucket_size 256;",
     ]
