@@ -80,7 +80,7 @@ class KubernetesTarget:
         self.kubeconfig = str(kubeconfig_path(kubeconfig))
         self.images = DockerTarget()
         self._provider: k8s.Provider | None = None
-        self._namespace: k8s.core.v1.Namespace | None = None
+        self.namespace: k8s.core.v1.Namespace | None = None
         self._routers: dict[str, dict[str, Any]] = {}
 
     # --- the cluster and the workspace's namespace --------------------------------------------
@@ -102,17 +102,17 @@ class KubernetesTarget:
     def _workspace_namespace(self, labels: dict[str, str]) -> k8s.core.v1.Namespace:
         # One per workspace, declared by the first endpoint but parented to the stack: removing
         # that endpoint must not take the namespace (and every other endpoint) with it.
-        if self._namespace is None:
+        if self.namespace is None:
             stack = pulumi.get_stack()
             workspace_labels = {
                 key: value for key, value in labels.items() if key != names.LABEL_ENDPOINT
             }
-            self._namespace = k8s.core.v1.Namespace(
+            self.namespace = k8s.core.v1.Namespace(
                 "namespace",
                 metadata={"name": namespace_for(stack), "labels": workspace_labels},
                 opts=self._opts(pulumi.ResourceOptions()),
             )
-        return self._namespace
+        return self.namespace
 
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions

@@ -1,0 +1,115 @@
+"""The example workspace declared on the Kubernetes target under Pulumi mocks: which objects,
+in which namespace, with which specs (fast; test_target_real.py proves them on a cluster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from modelpack import names
+from tests.support.graph_mocks import (
+    CLUSTER_IP,
+    DIGEST,
+    NODE_PORT,
+    RecordingMocks,
+    all_declared,
+    declare,
+    unsecret,
+)
+
+ENDPOINT = "sklearn-regression-online"
+NAMESPACE = "modelpack-mock"
+
+
+@pytest.fixture
+def declared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    return declare(tmp_path, monkeypatch, target="kubernetes")
+
+
+def k8s(mocks: RecordingMocks, kind: str) -> dict[str, dict]:
+    """The inputs of the Kubernetes objects of one kind, by object name."""
+    return {
+        resource.inputs["metadata"].get("name", name): resource.inputs
+        for name, resource in mocks.resources.items()
+        if resource.typ.startswith("kubernetes:") and resource.typ.endswith(f":{kind}")
+    }
+
+
+@pulumi.runtime.test
+def test_one_namespace_per_workspace_holds_every_object(declared):
+    mocks, graph = declared
+
+    def check(_) -> None:
+        (namespace,) = k8s(mocks, "Namespace").values()
+        assert namespace["metadata"]["name"] == NAMESPACE
+        assert namespace["metadata"]["labels"][names.LABEL_STACK] == "mock"
+        for kind in ("Deployment", "Service", "Secret"):
+            for name, inputs in k8s(mocks, kind).items():
+                assert inputs["metadata"]["namespace"] == NAMESPACE, (kind, name)
+        # No Docker container or network: images only, built and pushed.
+        assert mocks.of_kind("Container") == {} and mocks.of_kind("Network") == {}
+
+    def parented_to_the_stack(urn: str) -> None:
+        # Not to the endpoint that declared it first: removing that endpoint keeps it.
+        assert urn.endswith("pulumi:pulumi:Stack$kubernetes:core/v1:Namespace::namespace"), urn
+
+    return pulumi.Output.all(all_declared(graph), graph.target.namespace.urn).apply(
+        lambda values: (check(values[0]), parented_to_the_stack(values[1]))
+    )
+
+
+@pulumi.runtime.test
+def test_each_deployment_is_a_rolling_deployment_behind_a_cluster_ip(declared):
+    mocks, graph = declared
+
+    def check(servers: list) -> None:
+        deployments = k8s(mocks, "Deployment")
+        assert set(deployments) == {f"{ENDPOINT}-blue", f"{ENDPOINT}-green", f"{ENDPOINT}-router"}
+        blue = deployments[f"{ENDPOINT}-blue"]
+        assert blue["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+        spec = blue["spec"]
+        assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+        (container,) = spec["template"]["spec"]["containers"]
+        assert container["image"].endswith(f"/sklearn-regression-online-pkg@{DIGEST}")
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 5001}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": 5001}
+        # blue deploys the readonly_mount package: the registered model, read-only.
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "mount-0")
+        assert mount["readOnly"] is True
+        services = k8s(mocks, "Service")
+        assert services[f"{ENDPOINT}-blue"]["spec"]["type"] == "ClusterIP"
+        assert servers == [f"{CLUSTER_IP}:{names.SERVER_PORT}"]
+
+    servers = graph.deployments[ENDPOINT]["blue"].servers
+    return pulumi.Output.all(all_declared(graph), servers).apply(lambda values: check(values[1]))
+
+
+@pulumi.runtime.test
+def test_the_router_reads_its_configuration_from_a_secret_behind_a_node_port(declared):
+    mocks, graph = declared
+
+    def check(scoring_uri: str) -> None:
+        assert scoring_uri == f"http://127.0.0.1:{NODE_PORT}/score"
+        router_service = k8s(mocks, "Service")[f"{ENDPOINT}-router"]
+        assert router_service["spec"]["type"] == "NodePort"
+        (secret,) = k8s(mocks, "Secret").values()
+        conf = unsecret(secret["stringData"])["nginx.conf"]
+        assert f"server {CLUSTER_IP}:{names.SERVER_PORT}" in conf
+        router = k8s(mocks, "Deployment")[f"{ENDPOINT}-router"]
+        volumes = router["spec"]["template"]["spec"]["volumes"]
+        config = next(volume for volume in volumes if volume["name"] == "config")
+        # The Secret is named by Pulumi (the mocks answer `<resource>-auto`): a new
+        # configuration is a new Secret, which the router rolls to.
+        assert "name" not in secret["metadata"]
+        assert config["secret"]["secretName"] == f"{ENDPOINT}-traffic-router-config-secret-auto"
+        # The traffic table is applied by the router's rollout (endpoint:Traffic, as on Docker).
+        (traffic,) = mocks.of_kind("Traffic").values()
+        assert traffic.inputs["traffic"] == {"blue": 80, "green": 20}
+        assert traffic.inputs["deployment"] == f"{ENDPOINT}-router"
+
+    scoring_uri = graph.endpoints[ENDPOINT].scoring_uri
+    return pulumi.Output.all(all_declared(graph), scoring_uri).apply(
+        lambda values: check(values[1])
+    )
