@@ -12,6 +12,7 @@ next `up` waits again.
 from __future__ import annotations
 
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from .cluster import api_client
 LOG_LINES_ON_FAILURE = 30
 POLL_S = 0.5
 REPORT_EVERY_S = 10
+VERSION_ANSWERS_IN_A_ROW = 5
 BROKEN_WAITING_REASONS = frozenset(
     {
         "CrashLoopBackOff",
@@ -148,6 +150,8 @@ def wait_for_rollout(props: dict[str, Any]) -> None:
     while True:
         deployment = apps.read_namespaced_deployment(name, namespace)
         if _complete(deployment):
+            if props.get("health_url"):
+                _wait_for_version(props["health_url"], props["version"], deadline, what)
             wanted = deployment.spec.replicas
             took = time.monotonic() - started
             if props.get("summary"):
@@ -182,6 +186,26 @@ def wait_for_rollout(props: dict[str, Any]) -> None:
         time.sleep(POLL_S)
 
 
+def _wait_for_version(url: str, version: str, deadline: float, what: str) -> None:
+    """Until `url` answers `version` several times in a row: every connection kube-proxy
+    hands out reaches a router with the new configuration."""
+    in_a_row, last = 0, "no answer"
+    while in_a_row < VERSION_ANSWERS_IN_A_ROW:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                last = answer.read().decode().strip()
+        except OSError as error:
+            last = str(error)
+        in_a_row = in_a_row + 1 if last == version else 0
+        if in_a_row < VERSION_ANSWERS_IN_A_ROW:
+            if time.monotonic() > deadline:
+                raise ReportedError(
+                    f"{what}: its pods are ready but {url} answers {last!r}, not configuration "
+                    f"{version}; check that kube-proxy runs (`scripts/cluster.sh status`)"
+                )
+            time.sleep(POLL_S / 5)
+
+
 def _is_ready(pod: Any) -> bool:
     return any(
         condition.type == "Ready" and condition.status == "True"
@@ -199,6 +223,9 @@ class RouterRolloutArgs(RolloutArgs):
     summary: str
     traffic: dict[str, int]
     mirror_traffic: dict[str, int]
+    health_url: pulumi.Input[str]
+    """The router's health route on its node port: it answers the configuration's version
+    once kube-proxy sends there (the rollout alone does not say so)."""
 
 
 class RolloutProvider(ResourceProvider):

@@ -295,20 +295,22 @@ class KubernetesTarget:
             # Service's life, which is the endpoint's.
             opts=self._opts(opts),
         )
+        # None in a preview of a new endpoint: the cluster allocates the port on creation.
+        node_port = service.spec.apply(lambda live: live.ports[0].node_port)
+        base_url = node_port.apply(
+            lambda port: f"http://127.0.0.1:{port if port else '<node port>'}"
+        )
         self._routers[spec.endpoint] = {
+            "base_url": base_url,
             "name": name,
             "namespace": spec.network,
             "image": image,
             "labels": labels,
             "opts": opts,
         }
-        # None in a preview of a new endpoint: the cluster allocates the port on creation.
-        node_port = service.spec.apply(lambda live: live.ports[0].node_port)
         return Router(
             router_id=service.metadata.uid,
-            base_url=node_port.apply(
-                lambda port: f"http://127.0.0.1:{port if port else '<node port>'}"
-            ),
+            base_url=base_url,
             config_dir=spec.state_dir / "routers" / spec.endpoint,
         )
 
@@ -380,6 +382,7 @@ class KubernetesTarget:
                 summary=table.summary,
                 traffic=table.traffic,
                 mirror_traffic=table.mirror_traffic,
+                health_url=pulumi.Output.concat(router["base_url"], HEALTH_PATH),
             ),
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
