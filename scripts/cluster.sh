@@ -252,8 +252,8 @@ pause_image() {
     cp "$ROOT/tools/pause/main.go" "$build/main.go"
     (cd "$ROOT/tools/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$build/pause" .)
     printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$build/Dockerfile"
-    docker build -q -t registry.k8s.io/pause:3.10 "$build" >/dev/null
-    docker save registry.k8s.io/pause:3.10 | "${ctr[@]}" images import - >/dev/null
+    docker build -q -t registry.k8s.io/pause:3.10 "$build" >>"$LOGS/pause-image.log" 2>&1
+    docker save registry.k8s.io/pause:3.10 | "${ctr[@]}" images import - >>"$LOGS/pause-image.log" 2>&1
 }
 
 # --- up / down --------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ pause_image() {
 other_cluster() {
     running etcd && return 0
     local pid data_dir
-    pid="$(ss -ltnpH "sport = :$ETCD_PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+    pid="$({ ss -ltnpH "sport = :$ETCD_PORT" | grep -o 'pid=[0-9]*' || true; } | head -1 | cut -d= -f2)"
     [[ -n "$pid" ]] || return 0
     data_dir="$(tr '\0' '\n' <"/proc/$pid/cmdline" | grep -A1 -- '--data-dir' | tail -1)"
     printf '\ncluster: another cluster holds port %s (etcd pid %s, data %s).\nStop it first: MODELPACK_CACHE=%s scripts/cluster.sh down\n' \
