@@ -15,9 +15,15 @@ from dataclasses import dataclass
 import pulumi
 
 from modelpack import names
-from modelpack.assets import DeploymentAsset, ProbeSettings
-from modelpack.targets import Target
-from modelpack.targets.base import Mount, Probe, ReplicaSet
+from modelpack.assets import (
+    AssetFolder,
+    AssetFolderError,
+    DeploymentAsset,
+    ProbeSettings,
+    SpecError,
+)
+from modelpack.targets import TARGETS, Target
+from modelpack.targets.base import Autoscale, Mount, Probe, ReplicaSet
 
 from .compute import limits_for
 from .endpoint import Endpoint
@@ -54,6 +60,36 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
     if "WORKER_TIMEOUT" not in asset.environment_variables:
         env["WORKER_TIMEOUT"] = str(liveness.period * liveness.failure_threshold + liveness.timeout)
     return env
+
+
+def check_deployments(assets: AssetFolder, target: Target) -> None:
+    """What a deployment asks of its target: autoscaling needs a target that autoscales. Run
+    before any resource is declared."""
+    errors = [
+        SpecError(
+            asset.file,
+            "scale_settings.type",
+            f"target_utilization needs a target that autoscales (modelpack:target: "
+            f"{', '.join(name for name in sorted(TARGETS) if name != target.name)}); this "
+            f"stack's target, {target.name}, runs instance_count replicas: use type: default",
+        )
+        for asset in assets.deployments
+        if asset.autoscale is not None and not target.autoscales
+    ]
+    if errors:
+        raise AssetFolderError(assets.folder, errors)
+
+
+def _autoscale(asset: DeploymentAsset) -> Autoscale | None:
+    settings = asset.autoscale
+    if settings is None:
+        return None
+    return Autoscale(
+        min_replicas=settings.min_instances,
+        max_replicas=settings.max_instances,
+        target_cpu_percent=settings.target_utilization_percentage,
+        polling_interval_s=settings.polling_interval,
+    )
 
 
 def _probe(port: int, path: str, settings: ProbeSettings) -> Probe:
@@ -121,6 +157,8 @@ class Deployment(pulumi.ComponentResource):
                 mounts=mounts,
                 cpus=limits.cpus,
                 memory_mb=limits.memory_mb,
+                instance_type=asset.instance_type.name,
+                autoscale=_autoscale(asset),
                 cpu_request=limits.cpu_request,
                 memory_request_mb=limits.memory_request_mb,
                 readiness=_probe(layout.port, readiness_path, probe),

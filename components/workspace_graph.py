@@ -16,7 +16,7 @@ from modelpack.assets import AssetFolder, EnvironmentAsset, ModelAsset, PackageA
 from modelpack.providers.image_registry import Registry, RegistryArgs
 from modelpack.targets import Target, load_target
 
-from .deployment import Deployment, DeploymentArgs
+from .deployment import Deployment, DeploymentArgs, check_deployments
 from .endpoint import Endpoint, EndpointArgs
 from .environment import Environment, EnvironmentArgs, check_environments
 from .model import Model, ModelArgs
@@ -106,6 +106,7 @@ def build_graph(assets: AssetFolder, settings: StackSettings) -> WorkspaceGraph:
         pulumi.log.warn(warning)
     target = load_target(settings.target)
     check_environments(assets, target, skip=set(settings.promoted))
+    check_deployments(assets, target)
     graph = WorkspaceGraph(
         settings,
         target,

@@ -12,7 +12,7 @@ A deployment runs either
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
@@ -66,6 +66,28 @@ class ReadinessProbeSettings(ProbeSettings):
     failure_threshold: int = Field(default=3, ge=1)
 
 
+class ScaleSettings(SpecModel):
+    """How many replicas: `default` runs `instance_count`; `target_utilization` runs between
+    `min_instances` and `max_instances`, keeping their average CPU near
+    `target_utilization_percentage` of what they request (Azure ML's Kubernetes deployments,
+    with its defaults; `polling_interval` is in seconds)."""
+
+    type: Literal["default", "target_utilization"] = "default"
+    min_instances: int = Field(default=1, ge=1)
+    max_instances: int = Field(default=1, ge=1)
+    polling_interval: int = Field(default=1, ge=1)
+    target_utilization_percentage: int = Field(default=70, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.max_instances < self.min_instances:
+            raise field_error("max_instances", f"is below min_instances ({self.min_instances})")
+        if self.type == "default" and self.model_fields_set - {"type"}:
+            given = ", ".join(sorted(self.model_fields_set - {"type"}))
+            raise field_error("type", f"is default, which takes no {given}: use target_utilization")
+        return self
+
+
 ModelField = reference_or_inline(ReferenceStr, InlineModel)
 EnvironmentField = reference_or_inline(ReferenceStr, InlineEnvironment)
 
@@ -92,6 +114,7 @@ class ManagedOnlineDeployment(AssetModel):
     resources: ResourceSettings | None = None
     """CPU and memory requests and limits (Azure ML's Kubernetes deployments); limits given
     here replace the instance type's."""
+    scale_settings: ScaleSettings = ScaleSettings()
 
     @field_validator("instance_type")
     @classmethod

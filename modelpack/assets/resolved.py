@@ -12,7 +12,12 @@ from functools import cached_property
 from pathlib import Path
 
 from .conda import PipRequirements
-from .deployment import ManagedOnlineDeployment, ProbeSettings, RequestSettings
+from .deployment import (
+    ManagedOnlineDeployment,
+    ProbeSettings,
+    RequestSettings,
+    ScaleSettings,
+)
 from .endpoint import OnlineEndpoint
 from .environment import Environment
 from .hashing import hash_data, hash_path, hash_tree
@@ -166,3 +171,9 @@ class DeploymentAsset:
     file: Path
     spec: ManagedOnlineDeployment
     resources: ResourceSettings | None = None
+
+    @property
+    def autoscale(self) -> ScaleSettings | None:
+        """The autoscaling settings, when `scale_settings.type` is target_utilization."""
+        settings = self.spec.scale_settings
+        return settings if settings.type == "target_utilization" else None

@@ -79,6 +79,16 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Autoscale:
+    """Azure ML's `target_utilization` scale settings."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int
+    polling_interval_s: int
+
+
+@dataclass(frozen=True)
 class ReplicaSet:
     """`count` replicas of one image: a deployment's compute."""
 
@@ -96,6 +106,10 @@ class ReplicaSet:
     ready_timeout_s: float
     """A replica not ready within this fails the `up`; the ones it replaces keep serving."""
     stop_grace_s: int
+    instance_type: str | None = None
+    """The Azure VM size the replicas stand for: targets with node pools place them there."""
+    autoscale: Autoscale | None = None
+    """Between min and max replicas by CPU use instead of `count` (targets that autoscale)."""
     cpu_request: float | None = None
     """Cores each replica is scheduled by, on targets that schedule (None: their default)."""
     memory_request_mb: int | None = None
@@ -189,6 +203,9 @@ class Target(Protocol):
     """Turns what runs into resources, each parented by `opts` to the calling component."""
 
     name: str
+    autoscales: bool
+    """Whether `ReplicaSet.autoscale` is honoured (else a deployment asking for it is an
+    error before anything is declared)."""
 
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions

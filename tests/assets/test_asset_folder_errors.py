@@ -489,6 +489,22 @@ CASES: dict[str, tuple[Files, str, str, str]] = {
         "resources.requests.memory",
         "is more than limits.memory",
     ),
+    "autoscaling maximum below its minimum": (
+        {
+            "blue.yml": BASE["blue.yml"]
+            + "scale_settings:\n  type: target_utilization\n  min_instances: 3\n"
+            "  max_instances: 2\n"
+        },
+        "blue.yml",
+        "scale_settings.max_instances",
+        "is below min_instances (3)",
+    ),
+    "unknown scale settings type": (
+        {"blue.yml": BASE["blue.yml"] + "scale_settings:\n  type: sometimes\n"},
+        "blue.yml",
+        "scale_settings.type",
+        "must be one of default, target_utilization (got 'sometimes')",
+    ),
     "yaml asset in a sub-folder": (
         {"more/green.yml": GREEN.replace("instance_count: 1", "instance_count: 0")},
         "more/green.yml",

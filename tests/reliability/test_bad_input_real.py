@@ -50,6 +50,16 @@ ENGINE_CASES["mlflow model python the base image does not have"] = (
     "flavors.python_function.env",
     "asks for Python 3.12.1, but MLflow models are built on 'python:3.11-slim'",
 )
+ENGINE_CASES["autoscaling on the docker target"] = (
+    {
+        "blue.yml": BASE["blue.yml"]
+        + "scale_settings:\n  type: target_utilization\n  min_instances: 1\n"
+        "  max_instances: 3\n"
+    },
+    "blue.yml",
+    "scale_settings.type",
+    "target_utilization needs a target that autoscales (modelpack:target: kubernetes)",
+)
 CORPUS = {**CASES, **ENGINE_CASES}
 
 

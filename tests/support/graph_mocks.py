@@ -73,14 +73,28 @@ def unsecret(value):
 
 
 def declare(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str = "docker"
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str = "docker",
+    node_pools: dict[str, int] | None = None,
+    appended: dict[str, str] | None = None,
 ) -> tuple[RecordingMocks, WorkspaceGraph]:
-    """(mocks, graph) of the example asset folder declared under mocks on `target`."""
+    """(mocks, graph) of the example asset folder declared under mocks on `target`; on
+    kubernetes, `node_pools` is what the cluster's nodes would say (instance type -> nodes).
+    `appended`: text added to files of the example (file name -> YAML)."""
     # The base-image check asks the engine; its answer is not what these tests are about.
     monkeypatch.setattr(DockerTarget, "python_version", lambda self, image: "3.11.2")
+    if target == "kubernetes":
+        from modelpack.targets.kubernetes.target import KubernetesTarget
+
+        pools = dict(node_pools or {})
+        monkeypatch.setattr(KubernetesTarget, "offered_instance_types", lambda self: pools)
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="modelpack", stack="mock", preview=False)
-    assets = load_asset_folder(copy_example_assets(tmp_path / "assets"))
+    folder = copy_example_assets(tmp_path / "assets")
+    for name, text in (appended or {}).items():
+        (folder / name).write_text((folder / name).read_text() + text)
+    assets = load_asset_folder(folder)
     settings = StackSettings(
         stack="mock",
         target=target,

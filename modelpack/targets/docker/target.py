@@ -47,6 +47,7 @@ ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 
 class DockerTarget:
     name = "docker"
+    autoscales = False
 
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions

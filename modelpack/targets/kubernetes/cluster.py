@@ -14,6 +14,10 @@ from kubernetes import client, config
 
 from ..base import TargetUnavailable
 
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+"""The well-known node label of a node's machine size (AKS sets it to the VM size): nodes that
+carry it form node pools, which deployments are placed in by their instance_type."""
+
 
 def local_cluster_kubeconfig() -> Path:
     cache = os.environ.get("MODELPACK_CACHE") or Path.home() / ".cache" / "modelpack"
@@ -48,3 +52,15 @@ def reachable(api: client.ApiClient) -> None:
             f"the Kubernetes API server does not answer ({error}); start the local cluster with "
             "`scripts/cluster.sh up` (or `make setup`)"
         ) from None
+
+
+def node_instance_types(kubeconfig: str | Path) -> dict[str, int]:
+    """Instance type -> number of nodes labelled with it (empty: the nodes carry none)."""
+    api = api_client(kubeconfig)
+    reachable(api)
+    counts: dict[str, int] = {}
+    for node in client.CoreV1Api(api).list_node().items:
+        value = (node.metadata.labels or {}).get(INSTANCE_TYPE_LABEL)
+        if value:
+            counts[value] = counts.get(value, 0) + 1
+    return counts

@@ -60,6 +60,10 @@ class RolloutArgs:
     timeout_s: float
     what: str
     """What the Deployment runs, for messages ("deployment blue of endpoint e")."""
+    unschedulable_timeout_s: float = 0
+    """A replica no node can take fails the `up` after this long (0: only at `timeout_s`)."""
+    unschedulable_hint: str = ""
+    """Said when a replica cannot be scheduled (e.g. which instance type no node offers)."""
 
 
 def _newest_pods(core: client.CoreV1Api, apps: client.AppsV1Api, deployment: Any) -> list:
@@ -96,6 +100,14 @@ def _broken(pod: Any) -> str | None:
         if status.restart_count and status.last_state and status.last_state.terminated:
             last = status.last_state.terminated
             return f"its container exited with code {last.exit_code} ({last.reason})"
+    return None
+
+
+def _unschedulable(pod: Any) -> str | None:
+    """The scheduler's reason when no node can take the pod, else None."""
+    for condition in pod.status.conditions or []:
+        if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
+            return condition.message or "unschedulable"
     return None
 
 
@@ -165,6 +177,15 @@ def wait_for_rollout(props: dict[str, Any]) -> None:
             if why:
                 raise _failure(core, pod, why, what)
         now = time.monotonic()
+        patience = float(props.get("unschedulable_timeout_s") or 0)
+        unschedulable = [pod for pod in pods if _unschedulable(pod)]
+        if unschedulable and patience and now - started > patience:
+            hint = props.get("unschedulable_hint") or ""
+            raise ReportedError(
+                f"{what}: replica {unschedulable[0].metadata.name} could not be placed on any "
+                f"node within {patience:.0f} s ({_unschedulable(unschedulable[0])})"
+                f"{'; ' + hint if hint else ''}; the previous replicas keep serving"
+            )
         if now > deadline:
             waiting = [pod for pod in pods if not _is_ready(pod)]
             if waiting:
@@ -213,7 +234,7 @@ def _is_ready(pod: Any) -> bool:
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RouterRolloutArgs(RolloutArgs):
     """A router's rollout is how a traffic table is applied: its inputs say which table (as
     the Docker target's endpoint:Traffic does, for `modelpack preview-summary`)."""

@@ -39,7 +39,7 @@ from ..base import (
     TrafficTable,
 )
 from ..docker.target import DockerTarget
-from .cluster import kubeconfig_path
+from .cluster import INSTANCE_TYPE_LABEL, kubeconfig_path, node_instance_types
 from .naming import namespace_for, object_name
 from .rollout import Rollout, RolloutArgs, RouterRollout, RouterRolloutArgs
 from .runtime import KubernetesRuntime, replica_slot
@@ -47,6 +47,7 @@ from .workloads import (
     DRAIN_S,
     SKIP_AWAIT,
     WORKLOAD_LABEL,
+    autoscaler_spec,
     deployment_spec,
     hardened_container,
     pod_template,
@@ -56,6 +57,9 @@ from .workloads import (
 
 CONFIG_KUBECONFIG = "kubeconfig"
 """`modelpack:kubeconfig`: the cluster to deploy to (default: the local one, cluster.py)."""
+CONFIG_SCALE_DOWN_WINDOW = "scaleDownStabilizationSeconds"
+"""`modelpack:scaleDownStabilizationSeconds`: how long an autoscaler waits for lower load to
+last before it removes replicas (default: Kubernetes's, 300 s)."""
 ROUTER_REPLICAS = 2
 ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 ROUTER_CONFIG_VERSION = "modelpack.router.config-version"
@@ -73,15 +77,19 @@ ROUTER_READY_TIMEOUT_S = 120
 
 class KubernetesTarget:
     name = "kubernetes"
+    autoscales = True
 
     def __init__(self, kubeconfig: str | None = None) -> None:
+        config = pulumi.Config(names.CONFIG_NAMESPACE)
         if kubeconfig is None:
-            kubeconfig = pulumi.Config(names.CONFIG_NAMESPACE).get(CONFIG_KUBECONFIG)
+            kubeconfig = config.get(CONFIG_KUBECONFIG)
         self.kubeconfig = str(kubeconfig_path(kubeconfig))
+        self.scale_down_window_s = config.get_int(CONFIG_SCALE_DOWN_WINDOW)
         self.images = DockerTarget()
         self._provider: k8s.Provider | None = None
         self.namespace: k8s.core.v1.Namespace | None = None
         self._routers: dict[str, dict[str, Any]] = {}
+        self._instance_types: dict[str, int] | None = None
 
     # --- the cluster and the workspace's namespace --------------------------------------------
 
@@ -146,27 +154,29 @@ class KubernetesTarget:
 
     # --- replicas -----------------------------------------------------------------------------
 
-    def _rollout(
-        self,
-        resource_name: str,
-        deployment: k8s.apps.v1.Deployment,
-        namespace: pulumi.Input[str],
-        name: str,
-        timeout_s: float,
-        what: str,
-        opts: pulumi.ResourceOptions,
-    ) -> Rollout:
-        return Rollout(
-            resource_name,
-            RolloutArgs(
-                kubeconfig=self.kubeconfig,
-                namespace=namespace,
-                deployment=name,
-                generation=deployment.metadata.generation,
-                timeout_s=timeout_s,
-                what=what,
-            ),
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
+    def offered_instance_types(self) -> dict[str, int]:
+        """Instance type -> how many nodes carry it (INSTANCE_TYPE_LABEL), read once."""
+        if self._instance_types is None:
+            self._instance_types = node_instance_types(self.kubeconfig)
+        return self._instance_types
+
+    def _placement(self, spec: ReplicaSet) -> tuple[dict[str, str], str]:
+        """(node selector, what to say if no node takes a replica) of a replica set: nodes of
+        its instance type where the cluster's nodes carry instance types (node pools);
+        anywhere on a cluster whose nodes carry none."""
+        offered = self.offered_instance_types()
+        if not offered or spec.instance_type is None:
+            return {}, ""
+        wanted = spec.instance_type
+        if wanted not in offered:
+            pulumi.log.warn(
+                f"deployment {spec.labels[names.LABEL_DEPLOYMENT]}: no node offers instance type "
+                f"{wanted} (nodes offer {', '.join(sorted(offered))}): its replicas cannot be "
+                "placed"
+            )
+        return {INSTANCE_TYPE_LABEL: wanted}, (
+            f"no node offers instance type {wanted} (label {INSTANCE_TYPE_LABEL}; nodes offer "
+            f"{', '.join(sorted(offered))})"
         )
 
     def replicas(
@@ -201,7 +211,14 @@ class KubernetesTarget:
             ),
             volume_mounts=volume_mounts,
         )
-        template = pod_template(labels, container, stop_grace_s=spec.stop_grace_s, volumes=volumes)
+        node_selector, unschedulable_hint = self._placement(spec)
+        template = pod_template(
+            labels,
+            container,
+            stop_grace_s=spec.stop_grace_s,
+            volumes=volumes,
+            node_selector=node_selector,
+        )
         deployment = k8s.apps.v1.Deployment(
             resource_name,
             metadata={
@@ -210,9 +227,16 @@ class KubernetesTarget:
                 "labels": labels,
                 "annotations": SKIP_AWAIT,
             },
-            spec=deployment_spec(name, spec.count, template),
+            spec=deployment_spec(name, None if spec.autoscale else spec.count, template),
             opts=self._opts(opts),
         )
+        if spec.autoscale is not None:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{resource_name}-autoscaler",
+                metadata={"name": name, "namespace": spec.network, "labels": labels},
+                spec=autoscaler_spec(name, spec.autoscale, self.scale_down_window_s),
+                opts=self._opts(opts, depends_on=[deployment]),
+            )
         service = k8s.core.v1.Service(
             f"{resource_name}-service",
             metadata={
@@ -228,21 +252,28 @@ class KubernetesTarget:
             },
             opts=self._opts(opts),
         )
-        rollout = self._rollout(
+        rollout = Rollout(
             f"{resource_name}-rollout",
-            deployment,
-            spec.network,
-            name,
-            spec.ready_timeout_s + IMAGE_PULL_ALLOWANCE_S,
-            f"deployment {deployment_name} of endpoint {endpoint}",
-            opts,
+            RolloutArgs(
+                kubeconfig=self.kubeconfig,
+                namespace=spec.network,
+                deployment=name,
+                generation=deployment.metadata.generation,
+                timeout_s=spec.ready_timeout_s + IMAGE_PULL_ALLOWANCE_S,
+                what=f"deployment {deployment_name} of endpoint {endpoint}",
+                unschedulable_timeout_s=spec.ready_timeout_s,
+                unschedulable_hint=unschedulable_hint,
+            ),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         # The router sends to the Service once the replicas behind it are ready.
         servers = pulumi.Output.all(service.spec.cluster_ip, rollout.id).apply(
             lambda values: [f"{values[0]}:{port}"]
         )
+        # An autoscaled deployment has at least its minimum: those slots are listed.
+        count = spec.autoscale.min_replicas if spec.autoscale else spec.count
         slots = pulumi.Output.from_input(spec.network).apply(
-            lambda namespace: [replica_slot(namespace, name, i) for i in range(spec.count)]
+            lambda namespace: [replica_slot(namespace, name, i) for i in range(count)]
         )
         return Replicas(names=slots, servers=servers)
 

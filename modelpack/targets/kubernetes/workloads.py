@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from ..base import Probe
+from ..base import Autoscale, Probe
 
 WORKLOAD_LABEL = "modelpack.workload"
 """The label a Deployment selects its pods by (and a Service its endpoints): its own name."""
@@ -112,6 +112,7 @@ def pod_template(
     volumes: list[dict[str, Any]] | None = None,
     annotations: pulumi.Input[dict[str, str]] | None = None,
     fs_group: int | None = None,
+    node_selector: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     security: dict[str, Any] = {"seccomp_profile": {"type": "RuntimeDefault"}}
     if fs_group is not None:
@@ -128,14 +129,16 @@ def pod_template(
             "security_context": security,
             "termination_grace_period_seconds": stop_grace_s + DRAIN_S,
             "volumes": [{"name": "scratch", "empty_dir": {"medium": "Memory"}}, *(volumes or [])],
+            **({"node_selector": node_selector} if node_selector else {}),
         },
     }
 
 
-def deployment_spec(name: str, replicas: int, template: dict[str, Any]) -> dict[str, Any]:
-    """A rolling Deployment that never goes below `replicas` ready pods."""
+def deployment_spec(name: str, replicas: int | None, template: dict[str, Any]) -> dict[str, Any]:
+    """A rolling Deployment that never goes below `replicas` ready pods (None: an autoscaler
+    owns the count, and the Deployment does not say it)."""
     return {
-        "replicas": replicas,
+        **({"replicas": replicas} if replicas is not None else {}),
         "selector": {"match_labels": {WORKLOAD_LABEL: name}},
         "strategy": {
             "type": "RollingUpdate",
@@ -143,3 +146,29 @@ def deployment_spec(name: str, replicas: int, template: dict[str, Any]) -> dict[
         },
         "template": template,
     }
+
+
+def autoscaler_spec(
+    name: str, autoscale: Autoscale, scale_down_window_s: int | None
+) -> dict[str, Any]:
+    """A CPU HorizontalPodAutoscaler (autoscaling/v2) of the Deployment `name`."""
+    spec: dict[str, Any] = {
+        "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
+        "min_replicas": autoscale.min_replicas,
+        "max_replicas": autoscale.max_replicas,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "average_utilization": autoscale.target_cpu_percent,
+                    },
+                },
+            }
+        ],
+    }
+    if scale_down_window_s is not None:
+        spec["behavior"] = {"scale_down": {"stabilization_window_seconds": scale_down_window_s}}
+    return spec

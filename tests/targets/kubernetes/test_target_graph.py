@@ -113,3 +113,61 @@ def test_the_router_reads_its_configuration_from_a_secret_behind_a_node_port(dec
     return pulumi.Output.all(all_declared(graph), scoring_uri).apply(
         lambda values: check(values[1])
     )
+
+
+@pulumi.runtime.test
+def test_without_node_pools_replicas_go_anywhere(declared):
+    mocks, graph = declared
+
+    def check(_) -> None:
+        for name in (f"{ENDPOINT}-blue", f"{ENDPOINT}-green"):
+            spec = k8s(mocks, "Deployment")[name]["spec"]["template"]["spec"]
+            assert "nodeSelector" not in spec
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_with_node_pools_each_deployment_goes_to_its_instance_type(tmp_path, monkeypatch):
+    mocks, graph = declare(
+        tmp_path, monkeypatch, target="kubernetes", node_pools={"Standard_F2s_v2": 1}
+    )
+
+    def check(_) -> None:
+        deployments = k8s(mocks, "Deployment")
+        selector = "node.kubernetes.io/instance-type"
+        green = deployments[f"{ENDPOINT}-green"]["spec"]["template"]["spec"]
+        assert green["nodeSelector"] == {selector: "Standard_F2s_v2"}
+        blue = deployments[f"{ENDPOINT}-blue"]["spec"]["template"]["spec"]
+        assert blue["nodeSelector"] == {selector: "Standard_DS3_v2"}
+        rollout = mocks.resources[f"{ENDPOINT}-blue-rollout"].inputs
+        assert "no node offers instance type Standard_DS3_v2" in rollout["unschedulable_hint"]
+        assert rollout["unschedulable_timeout_s"] == 40  # Azure ML's readiness budget
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_target_utilization_becomes_a_cpu_autoscaler_that_owns_the_count(tmp_path, monkeypatch):
+    scale = (
+        "scale_settings:\n  type: target_utilization\n  min_instances: 2\n"
+        "  max_instances: 5\n  target_utilization_percentage: 60\n"
+    )
+    mocks, graph = declare(tmp_path, monkeypatch, target="kubernetes", appended={"blue.yml": scale})
+
+    def check(_) -> None:
+        (autoscaler,) = k8s(mocks, "HorizontalPodAutoscaler").values()
+        spec = autoscaler["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": f"{ENDPOINT}-blue",
+        }
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+        (metric,) = spec["metrics"]
+        assert metric["resource"]["target"] == {"type": "Utilization", "averageUtilization": 60}
+        deployments = k8s(mocks, "Deployment")
+        assert "replicas" not in deployments[f"{ENDPOINT}-blue"]["spec"]  # the autoscaler's
+        assert deployments[f"{ENDPOINT}-green"]["spec"]["replicas"] == 1
+
+    return all_declared(graph).apply(check)
