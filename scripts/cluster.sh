@@ -28,6 +28,7 @@ POD_CIDR="10.244.0.0/24"
 SERVICE_CIDR="10.96.0.0/16"
 API_PORT=6443
 ETCD_PORT=23790
+METRICS_PORT=4443
 CONTAINERD_SOCK="$RUN/containerd/containerd.sock"
 KUBECONFIG_ADMIN="$DIR/kubeconfig"
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
@@ -44,15 +45,21 @@ fail() {
 
 running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
-# start <name> <command...>: run detached, output to its log, pid in run/<name>.pid
+# start <name> <command...>: run detached, output to its log, pid in run/<name>.pid. A
+# component already running with the same command is left alone; one started with another
+# command (an older set-up's flags) is restarted with this one.
 start() {
     local name="$1"
     shift
+    local command="$*"
     if running "$name"; then
-        return 0
+        [[ "$(cat "$RUN/$name.cmd" 2>/dev/null)" == "$command" ]] && return 0
+        echo "    restarting $name: its flags changed"
+        stop "$name" 40
     fi
     setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN/$name.pid"
+    echo "$command" >"$RUN/$name.cmd"
 }
 
 stop() {
@@ -95,7 +102,8 @@ cert() { # cert <name> <CN> <O or -> [SANs]
     echo "keyUsage=digitalSignature,keyEncipherment" >>"$ext"
     echo "extendedKeyUsage=serverAuth,clientAuth" >>"$ext"
     [[ -n "$sans" ]] && echo "subjectAltName=$sans" >>"$ext"
-    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    local ca="${CA:-ca}"
+    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" \
         -CAcreateserial -days 3650 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
 }
 
@@ -136,6 +144,12 @@ pki() {
     cert scheduler system:kube-scheduler -
     cert kubelet "system:node:$NODE" system:nodes "IP:$NODE_IP,DNS:$NODE"
     cert kube-proxy system:kube-proxy -
+    # The aggregation layer (metrics-server behind the API server) has its own CA.
+    if [[ ! -f "$PKI/front-proxy-ca.crt" ]]; then
+        openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -subj "/CN=modelpack-front-proxy-ca" \
+            -keyout "$PKI/front-proxy-ca.key" -out "$PKI/front-proxy-ca.crt" 2>/dev/null
+    fi
+    CA=front-proxy-ca cert front-proxy-client front-proxy-client -
     [[ -f "$PKI/sa.key" ]] || openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     [[ -f "$PKI/sa.pub" ]] || openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
     kubeconfig "$KUBECONFIG_ADMIN" admin
@@ -272,7 +286,7 @@ other_cluster() {
 }
 
 up() {
-    [[ -x "$BIN/kube" && -x "$BIN/etcd" && -x "$BIN/containerd" ]] ||
+    [[ -x "$BIN/kube" && -x "$BIN/etcd" && -x "$BIN/containerd" && -x "$BIN/metrics-server" ]] ||
         fail "the cluster's binaries are missing" "scripts/kubernetes.sh build"
     other_cluster
     mkdir -p "$LOGS" "$RUN" "$DIR/etcd"
@@ -302,6 +316,14 @@ up() {
         --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
         --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
         --kubelet-preferred-address-types InternalIP \
+        --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" \
+        --requestheader-allowed-names front-proxy-client \
+        --requestheader-username-headers X-Remote-User \
+        --requestheader-group-headers X-Remote-Group \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
+        --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+        --proxy-client-key-file "$PKI/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
         --service-account-key-file "$PKI/sa.pub" \
         --service-account-signing-key-file "$PKI/sa.key" \
         --service-account-issuer https://kubernetes.default.svc \
@@ -347,6 +369,49 @@ up() {
     # The kubelet sets these at its start; the host keeps its own.
     sysctl -q -p "$saved" || true
     done_step "node $NODE Ready"
+
+    metrics
+}
+
+# metrics-server, run on the host and served through the API server's aggregation layer
+# (a Service without selector whose endpoint is the node's address): the CPU use that
+# HorizontalPodAutoscalers scale by.
+metrics() {
+    begin "metrics-server"
+    mkdir -p "$DIR/metrics-server"
+    start metrics-server "$BIN/metrics-server" --secure-port "$METRICS_PORT" --bind-address "$NODE_IP" \
+        --cert-dir "$DIR/metrics-server" --kubeconfig "$KUBECONFIG_ADMIN" \
+        --authentication-kubeconfig "$KUBECONFIG_ADMIN" --authorization-kubeconfig "$KUBECONFIG_ADMIN" \
+        --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" \
+        --kubelet-preferred-address-types InternalIP --kubelet-certificate-authority "$PKI/ca.crt" \
+        --metric-resolution 15s
+    kubectl apply -f - >>"$LOGS/metrics-server.log" 2>&1 <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec:
+  ports: [{name: https, port: 443, targetPort: $METRICS_PORT}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: metrics-server, namespace: kube-system}
+subsets:
+- addresses: [{ip: "$NODE_IP"}]
+  ports: [{name: https, port: $METRICS_PORT}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  service: {name: metrics-server, namespace: kube-system, port: 443}
+  group: metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+    wait_for "the metrics API" "$LOGS/metrics-server.log" 90 kubectl get --raw /apis/metrics.k8s.io/v1beta1/nodes
+    done_step "serving metrics.k8s.io on $NODE_IP:$METRICS_PORT"
 }
 
 # Remove the iptables chains the node added (kubelet and kube-proxy: KUBE-*, the CNI plugins:
@@ -372,7 +437,7 @@ down() {
     if running kubelet; then
         kubectl delete pods --all --all-namespaces --wait=true --timeout=60s >/dev/null 2>&1 || true
     fi
-    for name in kube-proxy kubelet; do stop "$name"; done
+    for name in metrics-server kube-proxy kubelet; do stop "$name"; done
     for name in kube-scheduler kube-controller-manager; do stop "$name"; done
     stop kube-apiserver 30
     stop containerd
@@ -389,7 +454,7 @@ down() {
 }
 
 status() {
-    for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+    for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy metrics-server; do
         if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
     done
     running kube-apiserver && kubectl get nodes -o wide || true

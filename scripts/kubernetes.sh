@@ -2,7 +2,8 @@
 # Builds what the Kubernetes target's local cluster runs, from the Go module proxy and Debian,
 # into $MODELPACK_CACHE/kubernetes (binaries are reused while their pinned version is the same):
 #
-#   scripts/kubernetes.sh build     # kube (multi-call), etcd, containerd, the Pulumi provider
+#   scripts/kubernetes.sh build     # kube (multi-call), etcd, containerd, metrics-server,
+#                                   # the Pulumi provider
 #
 # Each step prints its duration; a failing step names its log and what to do.
 set -euo pipefail
@@ -14,6 +15,7 @@ source "$ROOT/scripts/env.sh"
 KUBERNETES_VERSION="v1.34.4"
 ETCD_VERSION="v3.6.16"
 CONTAINERD_VERSION="v2.4.2"
+METRICS_SERVER_VERSION="v0.8.0"
 PROVIDER_VERSION="4.25.0"
 PROVIDER_MODULE="github.com/pulumi/pulumi-kubernetes/provider/v4"
 KUBE_DIR="$MODELPACK_CACHE/kubernetes"
@@ -95,6 +97,18 @@ build() {
             >"$LOG_DIR/containerd-build.log" 2>&1 || fail "go install of containerd" "$LOG_DIR/containerd-build.log"
         stamp "$BIN/containerd" "$CONTAINERD_VERSION"
         done_step "built $BIN/containerd, containerd-shim-runc-v2 and ctr"
+    fi
+
+    begin "metrics-server $METRICS_SERVER_VERSION (for autoscaling)"
+    if built "$BIN/metrics-server" "$METRICS_SERVER_VERSION"; then
+        done_step "cached at $BIN/metrics-server"
+    else
+        GOBIN="$BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+            "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" \
+            >"$LOG_DIR/metrics-server-build.log" 2>&1 ||
+            fail "go install of metrics-server" "$LOG_DIR/metrics-server-build.log"
+        stamp "$BIN/metrics-server" "$METRICS_SERVER_VERSION"
+        done_step "built $BIN/metrics-server"
     fi
 
     local plugin="$MODELPACK_CACHE/bin/pulumi-resource-kubernetes"

@@ -4,6 +4,7 @@ real path is proven by the *_real tests."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pulumi
@@ -82,6 +83,9 @@ def declare(
     """(mocks, graph) of the example asset folder declared under mocks on `target`; on
     kubernetes, `node_pools` is what the cluster's nodes would say (instance type -> nodes).
     `appended`: text added to files of the example (file name -> YAML)."""
+    # Resources are registered on the current event loop, which a test that ran before (one
+    # using asyncio.run) may have closed: each declaration gets a loop of its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     # The base-image check asks the engine; its answer is not what these tests are about.
     monkeypatch.setattr(DockerTarget, "python_version", lambda self, image: "3.11.2")
     if target == "kubernetes":
