@@ -16,6 +16,7 @@ import joblib
 import numpy
 import pytest
 
+from tests.support.endpoint_client import EndpointClient
 from tests.support.load import SteadyLoad
 from tests.support.project import copy_example_assets, modelpack_stack
 
@@ -25,36 +26,7 @@ ENDPOINT = "sklearn-regression-online"
 MAX_BODY_BYTES = 64 * 1024
 
 
-class Deployed:
-    def __init__(self, stack, workspace: Path) -> None:
-        self.stack, self.workspace = stack, workspace
-        self.refresh_outputs()
-
-    def refresh_outputs(self) -> None:
-        outputs = self.stack.outputs(show_secrets=True)
-        self.endpoint = outputs["endpoints"][ENDPOINT]
-        self.keys = outputs["endpoint_keys"][ENDPOINT]
-        self.url = self.endpoint["scoring_uri"]
-
-    @property
-    def body(self) -> bytes:
-        return (self.workspace / "sample-request.json").read_bytes()
-
-    def headers(self, key: str | None = "primary", **extra: str) -> dict[str, str]:
-        headers = {"content-type": "application/json", **extra}
-        if key:
-            headers["authorization"] = f"Bearer {self.keys.get(key, key)}"
-        return headers
-
-    def score(self, client: httpx.Client, **headers: str) -> httpx.Response:
-        return client.post(self.url, content=self.body, headers=self.headers(**headers))
-
-    def edit(self, name: str, replace: tuple[str, str]) -> None:
-        path = self.workspace / name
-        text = path.read_text()
-        assert replace[0] in text, f"{replace[0]!r} not in {name}"
-        path.write_text(text.replace(*replace))
-
+class Deployed(EndpointClient):
     def replicas(self, deployment: str) -> list:
         return docker.from_env().containers.list(
             filters={

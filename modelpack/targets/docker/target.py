@@ -45,6 +45,19 @@ from .traffic import RouterTraffic, RouterTrafficArgs
 ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 
 
+def router_build(spec: RouterSpec) -> ImageBuild:
+    """The endpoint's router image (modelpack/router/image) on the stack's base image, tagged
+    by its content."""
+    router_hash = hash_tree(IMAGE_SOURCE)
+    return ImageBuild(
+        tag=f"modelpack/{spec.stack}/router:{router_hash[:12]}",
+        context=str(IMAGE_SOURCE),
+        build_args={"BASE_IMAGE": spec.base_image},
+        labels=spec.labels,
+        hashes={"router": router_hash},
+    )
+
+
 class DockerTarget:
     name = "docker"
     autoscales = False
@@ -136,18 +149,7 @@ class DockerTarget:
         )
 
     def router(self, resource_name: str, spec: RouterSpec, opts: pulumi.ResourceOptions) -> Router:
-        router_hash = hash_tree(IMAGE_SOURCE)
-        image = Image(
-            f"{resource_name}-router-image",
-            ImageArgs(
-                tag=f"modelpack/{spec.stack}/router:{router_hash[:12]}",
-                context=str(IMAGE_SOURCE),
-                build_args={"BASE_IMAGE": spec.base_image},
-                labels=spec.labels,
-                hashes={"router": router_hash},
-            ),
-            opts,
-        )
+        image = self.image(f"{resource_name}-router-image", router_build(spec), opts)
         config_dir = spec.state_dir / "routers" / spec.endpoint
         host_port = RouterPort(
             f"{resource_name}-router-port",

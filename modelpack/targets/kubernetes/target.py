@@ -21,9 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from modelpack import names
-from modelpack.assets import hash_tree
 from modelpack.image_registry import repository_name
-from modelpack.router import IMAGE_SOURCE
 from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
 
 from ..base import (
@@ -38,7 +36,7 @@ from ..base import (
     RouterSpec,
     TrafficTable,
 )
-from ..docker.target import DockerTarget
+from ..docker.target import DockerTarget, router_build
 from .cluster import INSTANCE_TYPE_LABEL, kubeconfig_path, node_instance_types
 from .naming import namespace_for, object_name
 from .rollout import Rollout, RolloutArgs, RouterRollout, RouterRolloutArgs
@@ -282,18 +280,8 @@ class KubernetesTarget:
     def router(self, resource_name: str, spec: RouterSpec, opts: pulumi.ResourceOptions) -> Router:
         if spec.registry is None or spec.registry_address is None:
             raise ValueError("the Kubernetes target pulls the router's image from the registry")
-        router_hash = hash_tree(IMAGE_SOURCE)
-        built = self.images.image(
-            f"{resource_name}-router-image",
-            ImageBuild(
-                tag=f"modelpack/{spec.stack}/router:{router_hash[:12]}",
-                context=str(IMAGE_SOURCE),
-                build_args={"BASE_IMAGE": spec.base_image},
-                labels=spec.labels,
-                hashes={"router": router_hash},
-            ),
-            opts,
-        )
+        build = router_build(spec)
+        built = self.images.image(f"{resource_name}-router-image", build, opts)
         image = self.images.push(
             f"{resource_name}-router-push",
             ImagePush(
@@ -301,7 +289,7 @@ class KubernetesTarget:
                 repository=pulumi.Output.concat(
                     spec.registry_address, "/", repository_name(f"{spec.stack}-router")
                 ),
-                tag=router_hash[:12],
+                tag=build.hashes["router"][:12],
                 registry=spec.registry,
             ),
             opts,

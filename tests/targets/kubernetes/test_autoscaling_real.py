@@ -14,6 +14,7 @@ from kubernetes import client
 
 from modelpack.targets.kubernetes.cluster import api_client, kubeconfig_path
 from modelpack.targets.kubernetes.naming import namespace_for
+from tests.support.endpoint_client import EndpointClient
 from tests.support.load import SteadyLoad
 from tests.support.project import copy_portable_assets, free_port, modelpack_stack
 
@@ -58,15 +59,9 @@ def test_a_steady_load_scales_blue_out_and_it_falls_back_when_the_load_stops(tmp
     try:
         stack.up()
         assert replicas(apps, namespace) == (1, 1)
-        outputs = stack.outputs(show_secrets=True)
-        url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
-        key = outputs["endpoint_keys"][ENDPOINT]["primary"]
-        body = (workspace / "sample-request.json").read_bytes()
-        headers = {
-            "content-type": "application/json",
-            "authorization": f"Bearer {key}",
-            "azureml-model-deployment": "blue",
-        }
+        endpoint = EndpointClient(stack, workspace)
+        url, body = endpoint.url, endpoint.body
+        headers = endpoint.headers(**{"azureml-model-deployment": "blue"})
 
         started = time.monotonic()
         with SteadyLoad(url, body, headers, rate=150, threads=6) as load:

@@ -14,6 +14,7 @@ from kubernetes import client
 
 from modelpack.targets.kubernetes.cluster import INSTANCE_TYPE_LABEL, api_client, kubeconfig_path
 from modelpack.targets.kubernetes.naming import namespace_for
+from tests.support.endpoint_client import EndpointClient
 from tests.support.project import copy_portable_assets, free_port, modelpack_stack
 
 pytestmark = pytest.mark.real
@@ -66,15 +67,9 @@ def test_deployments_go_to_their_instance_types_pool(core: client.CoreV1Api, tmp
         assert "deployment blue of endpoint sklearn-regression-online" in output
 
         # The old replica still serves blue.
-        outputs = stack.outputs(show_secrets=True)
-        url = outputs["endpoints"][ENDPOINT]["scoring_uri"]
-        key = outputs["endpoint_keys"][ENDPOINT]["primary"]
-        body = (workspace / "sample-request.json").read_bytes()
-        headers = {
-            "content-type": "application/json",
-            "authorization": f"Bearer {key}",
-            "azureml-model-deployment": "blue",
-        }
+        endpoint = EndpointClient(stack, workspace)
+        url, body = endpoint.url, endpoint.body
+        headers = endpoint.headers(**{"azureml-model-deployment": "blue"})
         with httpx.Client() as http:
             for _ in range(10):
                 assert http.post(url, content=body, headers=headers).status_code == 200

@@ -26,6 +26,7 @@ from modelpack.cli.pulumi_runner import PulumiRunner
 from modelpack.cli.workspaces import Workspace
 from modelpack.targets.kubernetes.cluster import api_client, kubeconfig_path
 from modelpack.targets.kubernetes.naming import namespace_for
+from tests.support.endpoint_client import EndpointClient
 from tests.support.load import SteadyLoad
 from tests.support.project import copy_example_assets, free_port, modelpack_stack
 from tests.support.pulumi_cli import PASSPHRASE
@@ -36,38 +37,13 @@ ENDPOINT = "sklearn-regression-online"
 SPLIT = ("  blue: 80\n  green: 20\n", "  blue: 0\n  green: 100\n")
 
 
-class Deployed:
+class Deployed(EndpointClient):
     def __init__(self, stack, workspace: Path, runner: PulumiRunner) -> None:
-        self.stack, self.workspace, self.runner = stack, workspace, runner
+        super().__init__(stack, workspace)
+        self.runner = runner
         self.namespace = namespace_for(stack.name)
         api = api_client(kubeconfig_path())
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        self.refresh_outputs()
-
-    def refresh_outputs(self) -> None:
-        outputs = self.stack.outputs(show_secrets=True)
-        self.endpoint = outputs["endpoints"][ENDPOINT]
-        self.keys = outputs["endpoint_keys"][ENDPOINT]
-        self.url = self.endpoint["scoring_uri"]
-
-    @property
-    def body(self) -> bytes:
-        return (self.workspace / "sample-request.json").read_bytes()
-
-    def headers(self, key: str | None = "primary", **extra: str) -> dict[str, str]:
-        headers = {"content-type": "application/json", **extra}
-        if key:
-            headers["authorization"] = f"Bearer {self.keys.get(key, key)}"
-        return headers
-
-    def score(self, http: httpx.Client, **headers: str) -> httpx.Response:
-        return http.post(self.url, content=self.body, headers=self.headers(**headers))
-
-    def edit(self, name: str, replace: tuple[str, str]) -> None:
-        path = self.workspace / name
-        text = path.read_text()
-        assert replace[0] in text, f"{replace[0]!r} not in {name}"
-        path.write_text(text.replace(*replace))
 
     def pods(self, deployment: str) -> list:
         selector = f"modelpack.stack={self.stack.name},modelpack.deployment={deployment}"
