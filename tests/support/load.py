@@ -57,7 +57,9 @@ class SteadyLoad:
                         self.result.latencies_ms.append((time.monotonic() - started) * 1000)
                 except httpx.HTTPError as error:
                     with self.lock:
-                        self.result.errors.append(repr(error))
+                        # When, for telling a blip at a rollout from one at the start.
+                        at = time.monotonic() - self.started
+                        self.result.errors.append(f"{error!r} at {at:.1f} s")
                 next_at += self.interval
                 time.sleep(max(0.0, next_at - time.monotonic()))
 

@@ -71,6 +71,11 @@ dropping requests in flight)."""
 IMAGE_PULL_ALLOWANCE_S = 180
 """Added to a deployment's readiness budget: a replica's first start pulls its image."""
 ROUTER_READY_TIMEOUT_S = 120
+ROUTER_READINESS = Probe(
+    port=ROUTER_PORT, path=HEALTH_PATH, timeout_s=3, period_s=2, failure_threshold=5
+)
+"""A router out of its Service only after 10 s without an answer: both routers of an endpoint
+missing a few probes at once, on a busy node, would refuse every client."""
 
 
 class KubernetesTarget:
@@ -354,7 +359,7 @@ class KubernetesTarget:
             "router",
             router["image"],
             port=ROUTER_PORT,
-            readiness=probe(Probe(port=ROUTER_PORT, path=HEALTH_PATH)),
+            readiness=probe(ROUTER_READINESS),
             volume_mounts=[
                 {"name": "config", "mount_path": ROUTER_CONFIG_MOUNT, "read_only": True}
             ],
