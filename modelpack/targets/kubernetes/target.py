@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -78,6 +79,17 @@ ROUTER_READINESS = Probe(
 missing a few probes at once, on a busy node, would refuse every client."""
 
 
+@dataclass(frozen=True)
+class RouterParts:
+    """What `router` declared of an endpoint's router, for `traffic` to start it from."""
+
+    name: str
+    namespace: pulumi.Input[str]
+    image: pulumi.Output[str]
+    labels: dict[str, str]
+    base_url: pulumi.Output[str]
+
+
 class KubernetesTarget:
     name = "kubernetes"
     autoscales = True
@@ -91,7 +103,7 @@ class KubernetesTarget:
         self.images = DockerTarget()
         self._provider: k8s.Provider | None = None
         self.namespace: k8s.core.v1.Namespace | None = None
-        self._routers: dict[str, dict[str, Any]] = {}
+        self._routers: dict[str, RouterParts] = {}
         self._instance_types: dict[str, int] | None = None
 
     # --- the cluster and the workspace's namespace --------------------------------------------
@@ -324,14 +336,9 @@ class KubernetesTarget:
         base_url = node_port.apply(
             lambda port: f"http://127.0.0.1:{port if port else '<node port>'}"
         )
-        self._routers[spec.endpoint] = {
-            "base_url": base_url,
-            "name": name,
-            "namespace": spec.network,
-            "image": image,
-            "labels": labels,
-            "opts": opts,
-        }
+        self._routers[spec.endpoint] = RouterParts(
+            name=name, namespace=spec.network, image=image, labels=labels, base_url=base_url
+        )
         return Router(
             router_id=service.metadata.uid,
             base_url=base_url,
@@ -344,12 +351,12 @@ class KubernetesTarget:
         """The configuration as a Secret, and the router's Deployment started from it: a new
         configuration rolls the router (new pods ready before the old ones drain)."""
         router = self._routers[table.endpoint]
-        name, namespace = router["name"], router["namespace"]
+        name, namespace = router.name, router.namespace
         # Named by Pulumi, and replaced (create first) when the configuration changes: the
         # router rolls to the new Secret while old pods keep theirs until they drain.
         secret = k8s.core.v1.Secret(
             f"{resource_name}-secret",
-            metadata={"namespace": namespace, "labels": router["labels"]},
+            metadata={"namespace": namespace, "labels": router.labels},
             string_data={"nginx.conf": table.conf},
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(provider=self._cluster_provider())
@@ -357,7 +364,7 @@ class KubernetesTarget:
         )
         container = hardened_container(
             "router",
-            router["image"],
+            router.image,
             port=ROUTER_PORT,
             readiness=probe(ROUTER_READINESS),
             volume_mounts=[
@@ -366,7 +373,7 @@ class KubernetesTarget:
             pre_stop={"exec": {"command": ["/bin/sh", "-c", ROUTER_DRAIN]}},
         )
         template = pod_template(
-            router["labels"],
+            router.labels,
             container,
             stop_grace_s=10,
             volumes=[
@@ -386,7 +393,7 @@ class KubernetesTarget:
             metadata={
                 "name": name,
                 "namespace": namespace,
-                "labels": router["labels"],
+                "labels": router.labels,
                 "annotations": SKIP_AWAIT,
             },
             spec=deployment_spec(name, ROUTER_REPLICAS, template),
@@ -406,7 +413,7 @@ class KubernetesTarget:
                 summary=table.summary,
                 traffic=table.traffic,
                 mirror_traffic=table.mirror_traffic,
-                health_url=pulumi.Output.concat(router["base_url"], HEALTH_PATH),
+                health_url=pulumi.Output.concat(router.base_url, HEALTH_PATH),
             ),
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
