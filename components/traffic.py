@@ -47,7 +47,8 @@ class Traffic(pulumi.ComponentResource):
             config = RouterConfig(
                 endpoint=asset.name,
                 upstreams=[
-                    Upstream(name, list(s)) for name, s in zip(deployments, servers, strict=True)
+                    Upstream(name, list(s), balanced=args.target.balanced_servers)
+                    for name, s in zip(deployments, servers, strict=True)
                 ],
                 traffic=self.traffic,
                 mirror_traffic=self.mirror_traffic,

@@ -40,11 +40,23 @@ class RouterConfigError(ValueError):
     """The configuration cannot be rendered safely; nothing is written."""
 
 
+BALANCED_SERVER_PICKS = 16
+"""How many times a balanced server is listed. nginx tries each listed server at most once for
+a request, and the balancer in front of the replicas sends every new connection to any of them:
+a connection refused by a replica that died before the cluster noticed is retried on a fresh
+pick, up to this many (all dead picks with half the replicas gone: 1 request in 65,536)."""
+RETRIES = 3
+"""Tries of a request on distinct replicas (connection errors, 502 and 503 answers)."""
+
+
 @dataclass(frozen=True)
 class Upstream:
     deployment: str
     servers: list[str]
-    """host:port of every ready replica."""
+    """host:port of every ready replica, or of the one balanced address in front of them."""
+    balanced: bool = False
+    """The servers balance over the replicas themselves (a Kubernetes Service): each new
+    connection may reach another replica, so a server is never marked down."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +195,17 @@ def render_nginx_conf(config: RouterConfig) -> str:
         if not upstream.servers:
             continue
         lines.append(f"    upstream {_upstream_name(upstream.deployment)} {{")
-        lines += [
-            f"        server {server} max_fails=1 fail_timeout=2s;" for server in upstream.servers
-        ]
+        if upstream.balanced:
+            lines += [
+                f"        server {server} max_fails=0;"
+                for server in upstream.servers
+                for _ in range(BALANCED_SERVER_PICKS)
+            ]
+        else:
+            lines += [
+                f"        server {server} max_fails=1 fail_timeout=2s;"
+                for server in upstream.servers
+            ]
         lines += ["        keepalive 64;", "    }"]
 
     live = {name: pct for name, pct in config.traffic.items() if name in deployments}
@@ -229,6 +249,8 @@ def render_nginx_conf(config: RouterConfig) -> str:
         lines += _split_clients(variable, {"yes": percent}, "no", salt=f"mirror-{name}-")
 
     timeout = _nginx_time(config.request_timeout_s)
+    balanced = any(upstream.balanced for upstream in config.upstreams)
+    tries = BALANCED_SERVER_PICKS if balanced else RETRIES
     lines += [
         "    server {",
         f"        listen {ROUTER_PORT} reuseport backlog=4096;",
@@ -260,7 +282,7 @@ def render_nginx_conf(config: RouterConfig) -> str:
         "            add_header azureml-model-deployment $target always;",
         "            add_header x-request-id $req_id always;",
         "            proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
-        "            proxy_next_upstream_tries 3;",
+        f"            proxy_next_upstream_tries {tries};",
         "            proxy_connect_timeout 2s;",
         f"            proxy_read_timeout {timeout};",
         f"            proxy_send_timeout {timeout};",

@@ -122,7 +122,8 @@ class ReplicaSet:
 class Replicas:
     names: pulumi.Output[list[str]]
     servers: pulumi.Output[list[str]]
-    """`host:port` of each replica, as the endpoint's router reaches it."""
+    """`host:port` of each replica (or of a balancer in front of them: see
+    `Target.balanced_servers`), as the endpoint's router reaches it."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,9 @@ class Target(Protocol):
     autoscales: bool
     """Whether `ReplicaSet.autoscale` is honoured (else a deployment asking for it is an
     error before anything is declared)."""
+    balanced_servers: bool
+    """Whether `Replicas.servers` are balancers over the replicas (a Kubernetes Service)
+    rather than the replicas themselves."""
 
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions

@@ -79,9 +79,11 @@ def declare(
     target: str = "docker",
     node_pools: dict[str, int] | None = None,
     appended: dict[str, str] | None = None,
+    router_nodes: int = 0,
 ) -> tuple[RecordingMocks, WorkspaceGraph]:
     """(mocks, graph) of the example asset folder declared under mocks on `target`; on
-    kubernetes, `node_pools` is what the cluster's nodes would say (instance type -> nodes).
+    kubernetes, `node_pools` and `router_nodes` are what the cluster's nodes would say
+    (instance type -> nodes; nodes labelled to run routers).
     `appended`: text added to files of the example (file name -> YAML)."""
     # Resources are registered on the current event loop, which a test that ran before (one
     # using asyncio.run) may have closed: each declaration gets a loop of its own.
@@ -89,10 +91,11 @@ def declare(
     # The base-image check asks the engine; its answer is not what these tests are about.
     monkeypatch.setattr(DockerTarget, "python_version", lambda self, image: "3.11.2")
     if target == "kubernetes":
+        from modelpack.targets.kubernetes.cluster import NodePools
         from modelpack.targets.kubernetes.target import KubernetesTarget
 
-        pools = dict(node_pools or {})
-        monkeypatch.setattr(KubernetesTarget, "offered_instance_types", lambda self: pools)
+        pools = NodePools(instance_types=dict(node_pools or {}), router_nodes=router_nodes)
+        monkeypatch.setattr(KubernetesTarget, "node_pools", lambda self: pools)
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="modelpack", stack="mock", preview=False)
     folder = copy_example_assets(tmp_path / "assets")

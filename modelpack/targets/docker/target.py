@@ -61,6 +61,7 @@ def router_build(spec: RouterSpec) -> ImageBuild:
 class DockerTarget:
     name = "docker"
     autoscales = False
+    balanced_servers = False
 
     def network(
         self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions

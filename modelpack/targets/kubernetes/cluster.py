@@ -8,6 +8,7 @@ reads the same cluster (MODELPACK_KUBECONFIG overrides it there).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from kubernetes import client, config
@@ -54,13 +55,30 @@ def reachable(api: client.ApiClient) -> None:
         ) from None
 
 
-def node_instance_types(kubeconfig: str | Path) -> dict[str, int]:
+ROUTER_NODE_LABEL = "modelpack.dev/router"
+"""Nodes labelled `modelpack.dev/router=true` run the endpoints' routers: the nodes where
+clients' traffic enters (on the local cluster node 0, whose node ports answer on the host's
+loopback). Where no node carries it, routers run on any node."""
+
+
+@dataclass(frozen=True)
+class NodePools:
+    """What the cluster's node labels say about placement."""
+
+    instance_types: dict[str, int]
     """Instance type -> number of nodes labelled with it (empty: the nodes carry none)."""
+    router_nodes: int
+    """Nodes labelled to run routers (ROUTER_NODE_LABEL)."""
+
+
+def node_pools(kubeconfig: str | Path) -> NodePools:
     api = api_client(kubeconfig)
     reachable(api)
     counts: dict[str, int] = {}
+    router_nodes = 0
     for node in client.CoreV1Api(api).list_node().items:
-        value = (node.metadata.labels or {}).get(INSTANCE_TYPE_LABEL)
-        if value:
+        labels = node.metadata.labels or {}
+        if value := labels.get(INSTANCE_TYPE_LABEL):
             counts[value] = counts.get(value, 0) + 1
-    return counts
+        router_nodes += labels.get(ROUTER_NODE_LABEL) == "true"
+    return NodePools(instance_types=counts, router_nodes=router_nodes)

@@ -38,7 +38,7 @@ from ..base import (
     TrafficTable,
 )
 from ..docker.target import DockerTarget, router_build
-from .cluster import INSTANCE_TYPE_LABEL, kubeconfig_path, node_instance_types
+from .cluster import INSTANCE_TYPE_LABEL, ROUTER_NODE_LABEL, NodePools, kubeconfig_path, node_pools
 from .naming import namespace_for, object_name
 from .rollout import Rollout, RolloutArgs, RouterRollout, RouterRolloutArgs
 from .runtime import KubernetesRuntime, replica_slot
@@ -59,6 +59,12 @@ CONFIG_KUBECONFIG = "kubeconfig"
 CONFIG_SCALE_DOWN_WINDOW = "scaleDownStabilizationSeconds"
 """`modelpack:scaleDownStabilizationSeconds`: how long an autoscaler waits for lower load to
 last before it removes replicas (default: Kubernetes's, 300 s)."""
+CONFIG_NODE_LOSS_TOLERATION = "nodeLossTolerationSeconds"
+"""`modelpack:nodeLossTolerationSeconds`: how long the replicas and routers of a node that
+stopped answering stay bound to it before they are replaced on other nodes."""
+DEFAULT_NODE_LOSS_TOLERATION_S = 30
+"""An online endpoint replaces a lost replica after 30 s, not Kubernetes's 300 s (which waits
+out network partitions of batch nodes); the lost replica left its Service long before."""
 ROUTER_REPLICAS = 2
 ROUTER_CONFIG_MOUNT = "/etc/modelpack"
 ROUTER_CONFIG_VERSION = "modelpack.router.config-version"
@@ -93,6 +99,7 @@ class RouterParts:
 class KubernetesTarget:
     name = "kubernetes"
     autoscales = True
+    balanced_servers = True
 
     def __init__(self, kubeconfig: str | None = None) -> None:
         config = pulumi.Config(names.CONFIG_NAMESPACE)
@@ -100,11 +107,15 @@ class KubernetesTarget:
             kubeconfig = config.get(CONFIG_KUBECONFIG)
         self.kubeconfig = str(kubeconfig_path(kubeconfig))
         self.scale_down_window_s = config.get_int(CONFIG_SCALE_DOWN_WINDOW)
+        toleration = config.get_int(CONFIG_NODE_LOSS_TOLERATION)
+        self.node_loss_toleration_s = (
+            DEFAULT_NODE_LOSS_TOLERATION_S if toleration is None else toleration
+        )
         self.images = DockerTarget()
         self._provider: k8s.Provider | None = None
         self.namespace: k8s.core.v1.Namespace | None = None
         self._routers: dict[str, RouterParts] = {}
-        self._instance_types: dict[str, int] | None = None
+        self._node_pools: NodePools | None = None
 
     # --- the cluster and the workspace's namespace --------------------------------------------
 
@@ -169,17 +180,17 @@ class KubernetesTarget:
 
     # --- replicas -----------------------------------------------------------------------------
 
-    def offered_instance_types(self) -> dict[str, int]:
-        """Instance type -> how many nodes carry it (INSTANCE_TYPE_LABEL), read once."""
-        if self._instance_types is None:
-            self._instance_types = node_instance_types(self.kubeconfig)
-        return self._instance_types
+    def node_pools(self) -> NodePools:
+        """The cluster's node labels, read once."""
+        if self._node_pools is None:
+            self._node_pools = node_pools(self.kubeconfig)
+        return self._node_pools
 
     def _placement(self, spec: ReplicaSet) -> tuple[dict[str, str], str]:
         """(node selector, what to say if no node takes a replica) of a replica set: nodes of
         its instance type where the cluster's nodes carry instance types (node pools);
         anywhere on a cluster whose nodes carry none."""
-        offered = self.offered_instance_types()
+        offered = self.node_pools().instance_types
         if not offered or spec.instance_type is None:
             return {}, ""
         wanted = spec.instance_type
@@ -233,6 +244,7 @@ class KubernetesTarget:
             stop_grace_s=spec.stop_grace_s,
             volumes=volumes,
             node_selector=node_selector,
+            node_loss_toleration_s=self.node_loss_toleration_s,
         )
         deployment = k8s.apps.v1.Deployment(
             resource_name,
@@ -387,6 +399,8 @@ class KubernetesTarget:
                 lambda version: {ROUTER_CONFIG_VERSION: version}
             ),
             fs_group=ROUTER_USER_ID,
+            node_selector=({ROUTER_NODE_LABEL: "true"} if self.node_pools().router_nodes else None),
+            node_loss_toleration_s=self.node_loss_toleration_s,
         )
         deployment = k8s.apps.v1.Deployment(
             f"{resource_name}-router",

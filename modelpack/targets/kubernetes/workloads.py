@@ -26,6 +26,9 @@ REQUEST_SHARE = 0.1
 """Without requests in `resources:`, a replica requests this share of its limits (the instance
 type), so that a small cluster schedules what fits on one Docker host."""
 SCRATCH = "/tmp"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+NODE_LOSS_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+"""What the node lifecycle controller taints a node with once it stops answering."""
 
 
 def probe(spec: Probe) -> dict[str, Any]:
@@ -113,7 +116,10 @@ def pod_template(
     annotations: pulumi.Input[dict[str, str]] | None = None,
     fs_group: int | None = None,
     node_selector: dict[str, str] | None = None,
+    node_loss_toleration_s: int | None = None,
 ) -> dict[str, Any]:
+    """The pods of the workload named by `labels[WORKLOAD_LABEL]`: spread over nodes, and
+    replaced `node_loss_toleration_s` after their node is lost (None: Kubernetes's 300 s)."""
     security: dict[str, Any] = {"seccomp_profile": {"type": "RuntimeDefault"}}
     if fs_group is not None:
         security["fs_group"] = fs_group
@@ -129,9 +135,35 @@ def pod_template(
             "security_context": security,
             "termination_grace_period_seconds": stop_grace_s + DRAIN_S,
             "volumes": [{"name": "scratch", "empty_dir": {"medium": "Memory"}}, *(volumes or [])],
+            "topology_spread_constraints": [spread_constraint(labels[WORKLOAD_LABEL])],
             **({"node_selector": node_selector} if node_selector else {}),
+            **(
+                {"tolerations": node_loss_tolerations(node_loss_toleration_s)}
+                if node_loss_toleration_s is not None
+                else {}
+            ),
         },
     }
+
+
+def spread_constraint(workload: str) -> dict[str, Any]:
+    """A workload's pods of one revision go to the node with the fewest of them, where the
+    scheduler can place them there (ScheduleAnyway: a full node never leaves a pod Pending)."""
+    return {
+        "max_skew": 1,
+        "topology_key": HOSTNAME_LABEL,
+        "when_unsatisfiable": "ScheduleAnyway",
+        "label_selector": {"match_labels": {WORKLOAD_LABEL: workload}},
+        "match_label_keys": ["pod-template-hash"],
+    }
+
+
+def node_loss_tolerations(seconds: int) -> list[dict[str, Any]]:
+    """Pods stay bound to a lost node this long, then are evicted and replaced elsewhere."""
+    return [
+        {"key": taint, "operator": "Exists", "effect": "NoExecute", "toleration_seconds": seconds}
+        for taint in NODE_LOSS_TAINTS
+    ]
 
 
 def deployment_spec(name: str, replicas: int | None, template: dict[str, Any]) -> dict[str, Any]:

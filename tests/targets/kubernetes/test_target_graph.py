@@ -9,6 +9,8 @@ import pulumi
 import pytest
 
 from modelpack import names
+from modelpack.router.config import BALANCED_SERVER_PICKS
+from modelpack.targets.kubernetes.target import DEFAULT_NODE_LOSS_TOLERATION_S
 from tests.support.graph_mocks import (
     CLUSTER_IP,
     DIGEST,
@@ -96,7 +98,10 @@ def test_the_router_reads_its_configuration_from_a_secret_behind_a_node_port(dec
         assert router_service["spec"]["type"] == "NodePort"
         (secret,) = k8s(mocks, "Secret").values()
         conf = unsecret(secret["stringData"])["nginx.conf"]
-        assert f"server {CLUSTER_IP}:{names.SERVER_PORT}" in conf
+        # The Service balances over the replicas: listed once per retry, never marked down.
+        server = f"server {CLUSTER_IP}:{names.SERVER_PORT} max_fails=0;"
+        assert conf.count(server) == 2 * BALANCED_SERVER_PICKS  # blue and green
+        assert f"proxy_next_upstream_tries {BALANCED_SERVER_PICKS};" in conf
         router = k8s(mocks, "Deployment")[f"{ENDPOINT}-router"]
         volumes = router["spec"]["template"]["spec"]["volumes"]
         config = next(volume for volume in volumes if volume["name"] == "config")
@@ -123,6 +128,43 @@ def test_without_node_pools_replicas_go_anywhere(declared):
         for name in (f"{ENDPOINT}-blue", f"{ENDPOINT}-green"):
             spec = k8s(mocks, "Deployment")[name]["spec"]["template"]["spec"]
             assert "nodeSelector" not in spec
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_replicas_and_routers_spread_over_nodes_and_leave_a_lost_one(declared):
+    mocks, graph = declared
+
+    def check(_) -> None:
+        for name in (f"{ENDPOINT}-blue", f"{ENDPOINT}-green", f"{ENDPOINT}-router"):
+            spec = k8s(mocks, "Deployment")[name]["spec"]["template"]["spec"]
+            (spread,) = spec["topologySpreadConstraints"]
+            assert spread["topologyKey"] == "kubernetes.io/hostname"
+            assert spread["maxSkew"] == 1
+            assert spread["labelSelector"] == {"matchLabels": {"modelpack.workload": name}}
+            assert spread["matchLabelKeys"] == ["pod-template-hash"]
+            tolerated = {t["key"]: t["tolerationSeconds"] for t in spec["tolerations"]}
+            assert tolerated == {
+                "node.kubernetes.io/unreachable": DEFAULT_NODE_LOSS_TOLERATION_S,
+                "node.kubernetes.io/not-ready": DEFAULT_NODE_LOSS_TOLERATION_S,
+            }
+        # No node is labelled to run routers: they go anywhere.
+        assert "nodeSelector" not in k8s(mocks, "Deployment")[f"{ENDPOINT}-router"]["spec"]
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_routers_run_on_router_nodes_where_the_cluster_has_them(tmp_path, monkeypatch):
+    mocks, graph = declare(tmp_path, monkeypatch, target="kubernetes", router_nodes=1)
+
+    def check(_) -> None:
+        deployments = k8s(mocks, "Deployment")
+        router = deployments[f"{ENDPOINT}-router"]["spec"]["template"]["spec"]
+        assert router["nodeSelector"] == {"modelpack.dev/router": "true"}
+        blue = deployments[f"{ENDPOINT}-blue"]["spec"]["template"]["spec"]
+        assert "nodeSelector" not in blue
 
     return all_declared(graph).apply(check)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelpack.targets.base import Probe
 from modelpack.targets.kubernetes.workloads import (
     DRAIN_S,
+    WORKLOAD_LABEL,
     deployment_spec,
     hardened_container,
     pod_template,
@@ -58,12 +59,21 @@ def test_containers_are_hardened_and_drain_before_they_stop() -> None:
     assert {"name": "scratch", "mount_path": "/tmp"} in container["volume_mounts"]
     assert "liveness_probe" not in container
 
-    template = pod_template({"a": "b"}, container, stop_grace_s=12)
+    template = pod_template({WORKLOAD_LABEL: "blue"}, container, stop_grace_s=12)
     spec = template["spec"]
     assert spec["termination_grace_period_seconds"] == 12 + DRAIN_S
     assert spec["automount_service_account_token"] is False
     assert spec["security_context"] == {"seccomp_profile": {"type": "RuntimeDefault"}}
     assert {"name": "scratch", "empty_dir": {"medium": "Memory"}} in spec["volumes"]
+    # Kubernetes's own toleration of a lost node unless one is given.
+    assert "tolerations" not in spec
+    assert spec["topology_spread_constraints"][0]["label_selector"] == {
+        "match_labels": {WORKLOAD_LABEL: "blue"}
+    }
+    tolerant = pod_template(
+        {WORKLOAD_LABEL: "blue"}, container, stop_grace_s=12, node_loss_toleration_s=7
+    )
+    assert {t["toleration_seconds"] for t in tolerant["spec"]["tolerations"]} == {7}
 
 
 def test_a_rollout_never_goes_below_the_wanted_replicas() -> None:

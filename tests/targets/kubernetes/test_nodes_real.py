@@ -1,0 +1,176 @@
+"""Two nodes on the local cluster. Node 1 (`scripts/cluster.sh node up 1`: its own network
+namespace, containerd, kubelet and kube-proxy, its pods' CIDR routed from the host) joins node 0.
+Deployments of two replicas spread over both nodes and answer from both. When node 1 dies under
+a steady 50 requests/s, its replicas leave their Services, are replaced on node 0, and the
+endpoint keeps answering.
+
+The test stack tolerates a lost node for 5 s (modelpack:nodeLossTolerationSeconds) instead of
+the product's 30 s; the cluster notices a silent node after 16 s (scripts/cluster.sh)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from kubernetes import client
+
+from modelpack.targets.kubernetes.cluster import api_client, kubeconfig_path
+from modelpack.targets.kubernetes.naming import namespace_for
+from tests.support.endpoint_client import EndpointClient
+from tests.support.load import SteadyLoad
+from tests.support.project import REPO, copy_portable_assets, free_port, modelpack_stack
+from tests.support.pulumi_cli import Stack
+
+pytestmark = pytest.mark.real
+
+CLUSTER = REPO / "scripts" / "cluster.sh"
+NODE_0, NODE_1 = "modelpack-node-0", "modelpack-node-1"
+ENDPOINT = "sklearn-regression-online"
+DEPLOYMENTS = ("blue", "green")
+TWO_REPLICAS = "instance_count: 2\nreadiness_probe: {initial_delay: 1, period: 1}\n"
+
+
+@dataclass
+class TwoNodes:
+    stack: Stack
+    workspace: Path
+    namespace: str
+    core: client.CoreV1Api
+    apps: client.AppsV1Api
+
+    def pods(self, deployment: str) -> list[client.V1Pod]:
+        """The deployment's pods (`router`: the endpoint's router's) that run and are not being
+        deleted."""
+        label = (
+            "modelpack.role=router"
+            if deployment == "router"
+            else f"modelpack.deployment={deployment}"
+        )
+        selector = f"{label},modelpack.stack={self.stack.name}"
+        return [
+            pod
+            for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+            if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running"
+        ]
+
+    def ready_nodes(self, deployment: str) -> list[str]:
+        """The nodes of the deployment's ready pods (one entry per pod)."""
+        return sorted(
+            pod.spec.node_name
+            for pod in self.pods(deployment)
+            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+        )
+
+    def node_ready(self, node: str) -> str:
+        found = self.core.read_node(node)
+        return next(c.status for c in found.status.conditions if c.type == "Ready")
+
+
+def cluster(*args: str) -> None:
+    subprocess.run([str(CLUSTER), *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+    root = tmp_path_factory.mktemp("two-nodes")
+    workspace = copy_portable_assets(root / "workspace")
+    for deployment in DEPLOYMENTS:
+        path = workspace / f"{deployment}.yml"
+        text = path.read_text().replace("instance_count: 1\n", "")
+        path.write_text(text + TWO_REPLICAS)
+    name = f"nodes{uuid.uuid4().hex[:6]}"
+    stack = modelpack_stack(
+        root,
+        name,
+        workspace,
+        **{
+            "modelpack:target": "kubernetes",
+            "modelpack:registryPort": str(free_port()),
+            "modelpack:nodeLossTolerationSeconds": "5",
+        },
+    )
+    api = api_client(kubeconfig_path())
+    cluster("node", "up", "1")
+    try:
+        stack.up()
+        yield TwoNodes(
+            stack, workspace, namespace_for(name), client.CoreV1Api(api), client.AppsV1Api(api)
+        )
+    finally:
+        # The node first: pods bound to a dead node would hold the namespace's deletion.
+        cluster("node", "down", "1")
+        stack.destroy()
+
+
+def test_replicas_spread_over_both_nodes_and_answer_from_each(two_nodes: TwoNodes) -> None:
+    assert two_nodes.node_ready(NODE_0) == "True"
+    assert two_nodes.node_ready(NODE_1) == "True"
+    node_1 = two_nodes.core.read_node(NODE_1)
+    addresses = {a.type: a.address for a in node_1.status.addresses}
+    assert addresses["InternalIP"] == "172.31.251.2"
+    for deployment in DEPLOYMENTS:
+        assert two_nodes.ready_nodes(deployment) == [NODE_0, NODE_1], deployment
+        for pod in two_nodes.pods(deployment):
+            if pod.spec.node_name == NODE_1:
+                assert pod.status.pod_ip.startswith("10.244.1."), pod.status.pod_ip
+    # The routers run where clients enter (node 0, labelled modelpack.dev/router).
+    assert set(two_nodes.ready_nodes("router")) == {NODE_0}
+
+    # Every replica answers through the router, the one on node 1 included: its own log
+    # names request ids sent here. The router keeps its connections to the Service, and each
+    # goes to one replica: 16 clients at once make the router open several.
+    endpoint = EndpointClient(two_nodes.stack, two_nodes.workspace)
+
+    def send(request_id: str) -> str:
+        headers = endpoint.headers(
+            **{"azureml-model-deployment": "blue", "x-request-id": request_id}
+        )
+        with httpx.Client() as http:
+            for _ in range(4):
+                answer = http.post(endpoint.url, content=endpoint.body, headers=headers)
+                assert answer.status_code == 200, answer.text
+        return request_id
+
+    with ThreadPoolExecutor(16) as pool:
+        sent = list(pool.map(send, [f"two-nodes-{i}" for i in range(16)]))
+    for pod in two_nodes.pods("blue"):
+        log = two_nodes.core.read_namespaced_pod_log(pod.metadata.name, two_nodes.namespace)
+        assert any(request_id in log for request_id in sent), pod.spec.node_name
+
+
+def test_a_node_dies_under_load_and_its_replicas_come_back_on_the_other(
+    two_nodes: TwoNodes,
+) -> None:
+    for deployment in DEPLOYMENTS:
+        assert NODE_1 in two_nodes.ready_nodes(deployment)
+    endpoint = EndpointClient(two_nodes.stack, two_nodes.workspace)
+    whole = [NODE_0, NODE_0]
+    lost_at = whole_at = None
+    with SteadyLoad(endpoint.url, endpoint.body, endpoint.headers(), rate=50) as load:
+        time.sleep(3)
+        cluster("node", "kill", "1")
+        killed = time.monotonic()
+        while time.monotonic() - killed < 150:
+            if lost_at is None and two_nodes.node_ready(NODE_1) != "True":
+                lost_at = time.monotonic() - killed
+            if all(two_nodes.ready_nodes(d) == whole for d in DEPLOYMENTS):
+                whole_at = time.monotonic() - killed
+                break
+            time.sleep(0.5)
+        time.sleep(3)
+    result = load.result
+    print(
+        f"node 1 killed: lost after {lost_at or 0:.0f} s, both deployments whole on node 0 "
+        f"after {whole_at or 0:.0f} s; {result.total} requests at {result.rate:.0f}/s, "
+        f"{result.failed} failed"
+    )
+    assert whole_at is not None, {d: two_nodes.ready_nodes(d) for d in DEPLOYMENTS}
+    assert result.failed == 0, (result.statuses, result.errors[:5])
+    assert result.total >= 50 * whole_at
