@@ -2,7 +2,9 @@
 namespace, containerd, kubelet and kube-proxy, its pods' CIDR routed from the host) joins node 0.
 Deployments of two replicas spread over both nodes and answer from both. When node 1 dies under
 a steady 50 requests/s, its replicas leave their Services, are replaced on node 0, and the
-endpoint keeps answering.
+endpoint keeps answering. With the nodes labelled as instance types (node pools, as AKS labels
+its nodes), each deployment goes to its type's nodes, and one moved to a type no node offers
+fails the `up` naming the type while the replicas it would replace keep serving.
 
 The test stack tolerates a lost node for 5 s (modelpack:nodeLossTolerationSeconds) instead of
 the product's 30 s; the cluster notices a silent node after 16 s (scripts/cluster.sh)."""
@@ -21,7 +23,7 @@ import httpx
 import pytest
 from kubernetes import client
 
-from modelpack.targets.kubernetes.cluster import api_client, kubeconfig_path
+from modelpack.targets.kubernetes.cluster import INSTANCE_TYPE_LABEL, api_client, kubeconfig_path
 from modelpack.targets.kubernetes.naming import namespace_for
 from tests.support.endpoint_client import EndpointClient
 from tests.support.load import SteadyLoad
@@ -34,7 +36,11 @@ CLUSTER = REPO / "scripts" / "cluster.sh"
 NODE_0, NODE_1 = "modelpack-node-0", "modelpack-node-1"
 ENDPOINT = "sklearn-regression-online"
 DEPLOYMENTS = ("blue", "green")
-TWO_REPLICAS = "instance_count: 2\nreadiness_probe: {initial_delay: 1, period: 1}\n"
+# A short readiness budget (1 + 1 x 3 s): an unplaceable replica fails the `up` after it.
+TWO_REPLICAS = (
+    "instance_count: 2\nreadiness_probe: {initial_delay: 1, period: 1, failure_threshold: 3}\n"
+)
+POOLS = {NODE_0: "Standard_DS3_v2", NODE_1: "Standard_F2s_v2"}
 
 
 @dataclass
@@ -174,3 +180,38 @@ def test_a_node_dies_under_load_and_its_replicas_come_back_on_the_other(
     assert whole_at is not None, {d: two_nodes.ready_nodes(d) for d in DEPLOYMENTS}
     assert result.failed == 0, (result.statuses, result.errors[:5])
     assert result.total >= 50 * whole_at
+
+
+def test_deployments_go_to_their_instance_types_nodes(two_nodes: TwoNodes) -> None:
+    # Node 1 back, as a new machine (its image store kept).
+    cluster("node", "down", "1")
+    cluster("node", "up", "1")
+    core, stack, workspace = two_nodes.core, two_nodes.stack, two_nodes.workspace
+    blue_file = workspace / "blue.yml"
+    for node, pool in POOLS.items():
+        core.patch_node(node, {"metadata": {"labels": {INSTANCE_TYPE_LABEL: pool}}})
+    try:
+        blue_file.write_text(blue_file.read_text().replace(POOLS[NODE_1], POOLS[NODE_0]))
+        stack.up()
+        assert two_nodes.ready_nodes("blue") == [NODE_0, NODE_0]
+        assert two_nodes.ready_nodes("green") == [NODE_1, NODE_1]
+        blue_pods = {pod.metadata.name for pod in two_nodes.pods("blue")}
+
+        blue_file.write_text(blue_file.read_text().replace(POOLS[NODE_0], "Standard_E4s_v3"))
+        failed = stack.run("up", "--yes", "--skip-preview", check=False)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0
+        assert "no node offers instance type Standard_E4s_v3" in output, output[-3000:]
+        assert "deployment blue of endpoint sklearn-regression-online" in output
+
+        # The old replicas still serve blue.
+        endpoint = EndpointClient(stack, workspace)
+        headers = endpoint.headers(**{"azureml-model-deployment": "blue"})
+        with httpx.Client() as http:
+            for _ in range(10):
+                answer = http.post(endpoint.url, content=endpoint.body, headers=headers)
+                assert answer.status_code == 200, answer.text
+        assert blue_pods <= {pod.metadata.name for pod in two_nodes.pods("blue")}
+    finally:
+        for node in POOLS:
+            core.patch_node(node, {"metadata": {"labels": {INSTANCE_TYPE_LABEL: None}}})
