@@ -45,6 +45,10 @@ BALANCED_SERVER_PICKS = 16
 a request, and the balancer in front of the replicas sends every new connection to any of them:
 a connection refused by a replica that died before the cluster noticed is retried on a fresh
 pick, up to this many (all dead picks with half the replicas gone: 1 request in 65,536)."""
+BALANCED_CONNECTION_LIFETIME_S = 2
+"""A kept-alive connection to a balanced server reaches one replica for its whole life: closed
+after this long, so that new replicas (a scale-out, a rollout) take their share within seconds,
+not after the connection's 1,000th request."""
 RETRIES = 3
 """Tries of a request on distinct replicas (connection errors, 502 and 503 answers)."""
 
@@ -206,7 +210,10 @@ def render_nginx_conf(config: RouterConfig) -> str:
                 f"        server {server} max_fails=1 fail_timeout=2s;"
                 for server in upstream.servers
             ]
-        lines += ["        keepalive 64;", "    }"]
+        lines.append("        keepalive 64;")
+        if upstream.balanced:
+            lines.append(f"        keepalive_time {BALANCED_CONNECTION_LIFETIME_S}s;")
+        lines.append("    }")
 
     live = {name: pct for name, pct in config.traffic.items() if name in deployments}
     lines += _split_clients("$split_target", live, "")

@@ -13,6 +13,7 @@ from modelpack.router import (
     render_closed_conf,
     render_nginx_conf,
 )
+from modelpack.router.config import BALANCED_SERVER_PICKS
 
 KEYS = ["A" * 43, "B" * 43]
 CONFIG = RouterConfig(
@@ -71,3 +72,17 @@ def test_the_bootstrap_configuration_lets_nothing_through() -> None:
     assert "return 503" in conf
     with pytest.raises(RouterConfigError):
         render_closed_conf("bad\nname")
+
+
+def test_a_balanced_server_is_retried_on_fresh_picks_and_never_marked_down() -> None:
+    balanced = dataclasses.replace(
+        CONFIG, upstreams=[Upstream("blue", ["10.96.0.7:5001"], balanced=True)]
+    )
+    conf = render_nginx_conf(balanced)
+    assert conf.count("server 10.96.0.7:5001 max_fails=0;") == BALANCED_SERVER_PICKS
+    assert f"proxy_next_upstream_tries {BALANCED_SERVER_PICKS};" in conf
+    assert "keepalive_time 2s;" in conf.split("upstream", 1)[1]
+    # Replicas addressed one by one: each is marked down after a failure, three tries.
+    conf = render_nginx_conf(CONFIG)
+    assert "max_fails=0" not in conf
+    assert "proxy_next_upstream_tries 3;" in conf

@@ -40,6 +40,21 @@ def replicas(apps: client.AppsV1Api, namespace: str) -> tuple[int, int]:
     return found.spec.replicas, found.status.ready_replicas or 0
 
 
+def served_recently(core: client.CoreV1Api, namespace: str, seconds: int) -> dict[str, int]:
+    """Requests each ready blue replica logged in the last `seconds` (one access line each)."""
+    found = core.list_namespaced_pod(namespace, label_selector="modelpack.deployment=blue")
+    served = {}
+    for pod in found.items:
+        conditions = pod.status.conditions or []
+        if pod.metadata.deletion_timestamp or not any(
+            c.type == "Ready" and c.status == "True" for c in conditions
+        ):
+            continue
+        log = core.read_namespaced_pod_log(pod.metadata.name, namespace, since_seconds=seconds)
+        served[pod.metadata.name] = log.count('"logger": "inference.access"')
+    return served
+
+
 def test_a_steady_load_scales_blue_out_and_it_falls_back_when_the_load_stops(tmp_path) -> None:
     workspace = copy_portable_assets(tmp_path / "workspace")
     (workspace / "blue.yml").write_text((workspace / "blue.yml").read_text() + SCALE)
@@ -54,7 +69,8 @@ def test_a_steady_load_scales_blue_out_and_it_falls_back_when_the_load_stops(tmp
             "modelpack:scaleDownStabilizationSeconds": "10",
         },
     )
-    apps = client.AppsV1Api(api_client(kubeconfig_path()))
+    api = api_client(kubeconfig_path())
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     namespace = namespace_for(name)
     try:
         stack.up()
@@ -70,13 +86,18 @@ def test_a_steady_load_scales_blue_out_and_it_falls_back_when_the_load_stops(tmp
                 if wanted > 1 and ready == wanted:
                     break
                 time.sleep(2)
-        scaled_out = time.monotonic() - started
-        peak = replicas(apps, namespace)
+            scaled_out = time.monotonic() - started
+            peak = replicas(apps, namespace)
+            # The new replicas take their share of the load within seconds.
+            time.sleep(8)
+            served = served_recently(core, namespace, seconds=6)
         print(
             f"scale-out: {peak[1]} replicas ready after {scaled_out:.0f} s; {load.result.total} "
             f"requests at {load.result.rate:.0f}/s, {load.result.failed} failed"
         )
         assert peak[0] > 1 and peak[1] == peak[0], peak
+        print(f"requests per replica in the last 6 s: {sorted(served.values())}")
+        assert len(served) >= peak[1] and all(served.values()), served
         assert load.result.failed == 0, (load.result.statuses, load.result.errors[:5])
 
         started = time.monotonic()

@@ -102,6 +102,8 @@ def test_the_router_reads_its_configuration_from_a_secret_behind_a_node_port(dec
         server = f"server {CLUSTER_IP}:{names.SERVER_PORT} max_fails=0;"
         assert conf.count(server) == 2 * BALANCED_SERVER_PICKS  # blue and green
         assert f"proxy_next_upstream_tries {BALANCED_SERVER_PICKS};" in conf
+        # A kept-alive connection goes to one replica: renewed often, so new ones take load.
+        assert conf.count("keepalive_time 2s;") == 1 + 2  # clients, blue, green
         router = k8s(mocks, "Deployment")[f"{ENDPOINT}-router"]
         volumes = router["spec"]["template"]["spec"]["volumes"]
         config = next(volume for volume in volumes if volume["name"] == "config")
