@@ -592,7 +592,8 @@ node_down() {
 
 worker_down() {
     worker_kill
-    { awk '{print $2}' /proc/mounts | grep "^$W_DIR/" || true; } | sort -r | xargs -r -n1 umount -l
+    # The kubelet's mounts (its root, pods' volumes), containerd's (sandboxes' shm, rootfs).
+    { awk '{print $2}' /proc/mounts | grep -E "^($W_DIR|$W_RUN)/" || true; } | sort -r | xargs -r -n1 umount -l
     # The pods' network namespaces (left by a killed containerd): those holding this node's
     # pod addresses.
     local netns
