@@ -11,9 +11,9 @@ setup:
 run: setup
 	@$(ENV) && python -m modelpack.cli.main_job
 
-## test: the whole test suite, real Pulumi and Docker engines included
+## test: the whole test suite, real Pulumi and Docker engines included; the 25 slowest steps last
 test: setup
-	@$(ENV) && ruff check . && pytest -q
+	@$(ENV) && ruff check . && pytest -q --durations=25
 
 lint:
 	@$(ENV) && ruff check . && ruff format --check .
