@@ -99,6 +99,19 @@ wait_for() {
 
 kubectl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
+# unmount_under <dir>...: every mount below these folders, deepest first (the kubelet
+# bind-mounts its root on itself, pods' volumes and sandboxes under it).
+unmount_under() {
+    local dirs
+    dirs="$(IFS='|'; echo "$*")"
+    { awk '{print $2}' /proc/mounts | grep -E "^($dirs)/" || true; } | sort -r | xargs -r -n1 umount -l
+}
+
+# report <label> <component name>: whether the component runs, for `status`.
+report() {
+    if running "$2"; then echo "$1: running (pid $(cat "$RUN/$2.pid"))"; else echo "$1: stopped"; fi
+}
+
 # --- certificates and kubeconfigs ---------------------------------------------------------------
 
 cert() { # cert <name> <CN> <O or -> [SANs]
@@ -593,7 +606,7 @@ node_down() {
 worker_down() {
     worker_kill
     # The kubelet's mounts (its root, pods' volumes), containerd's (sandboxes' shm, rootfs).
-    { awk '{print $2}' /proc/mounts | grep -E "^($W_DIR|$W_RUN)/" || true; } | sort -r | xargs -r -n1 umount -l
+    unmount_under "$W_DIR" "$W_RUN"
     # The pods' network namespaces (left by a killed containerd): those holding this node's
     # pod addresses.
     local netns
@@ -612,8 +625,8 @@ worker_down() {
 }
 
 node_ready() {
-    [[ "$("$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" get node "$1" \
-        -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+    [[ "$(kubectl get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' \
+        2>/dev/null)" == True ]]
 }
 
 # wait_ready <node> <kubelet's component name>: until the node is Ready; fails at once when
@@ -678,8 +691,7 @@ down() {
     stop kube-apiserver 30
     stop containerd
     stop etcd
-    # The kubelet bind-mounts its root on itself, and pods' volumes and sandboxes under it.
-    { awk '{print $2}' /proc/mounts | grep "^$DIR/" || true; } | sort -r | xargs -r -n1 umount -l
+    unmount_under "$DIR"
     for saved in "$DIR/sysctls" "$DIR/sysctls.proxy"; do
         [[ -f "$saved" ]] && sysctl -q -p "$saved" || true
     done
@@ -693,12 +705,12 @@ down() {
 
 status() {
     for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy metrics-server; do
-        if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+        report "$name" "$name"
     done
     local i
     for i in $(workers); do
         for name in containerd kubelet kube-proxy; do
-            if running "node-$i-$name"; then echo "node $i $name: running (pid $(cat "$RUN/node-$i-$name.pid"))"; else echo "node $i $name: stopped"; fi
+            report "node $i $name" "node-$i-$name"
         done
     done
     running kube-apiserver && kubectl get nodes -o wide || true
