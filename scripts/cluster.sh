@@ -681,6 +681,8 @@ down() {
     for i in $(workers); do
         worker "$i"
         worker_down
+        # Else the next `up` starts with a NotReady node that nothing will run again.
+        running kube-apiserver && kubectl delete node "$W_NODE" --ignore-not-found >/dev/null 2>&1 || true
     done
     begin "stopping the cluster"
     if running kubelet; then
