@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
@@ -41,6 +42,9 @@ class DeploymentArgs:
     stack: str
     labels: dict[str, str]
     target: Target
+    data_store: Path
+    """The workspace's store of `data_collector` records; this deployment writes to
+    `<data_store>/<endpoint>/<deployment>`."""
 
 
 def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
@@ -62,22 +66,70 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
     return env
 
 
+def _other_targets(target: Target) -> str:
+    return ", ".join(name for name in sorted(TARGETS) if name != target.name)
+
+
 def check_deployments(assets: AssetFolder, target: Target) -> None:
-    """What a deployment asks of its target: autoscaling needs a target that autoscales. Run
-    before any resource is declared."""
-    errors = [
-        SpecError(
-            asset.file,
-            "scale_settings.type",
-            f"target_utilization needs a target that autoscales (modelpack:target: "
-            f"{', '.join(name for name in sorted(TARGETS) if name != target.name)}); this "
-            f"stack's target, {target.name}, runs instance_count replicas: use type: default",
-        )
-        for asset in assets.deployments
-        if asset.autoscale is not None and not target.autoscales
-    ]
+    """What a deployment asks of its target and package: autoscaling needs a target that
+    autoscales, disabled egress one that isolates it, and data collection the injected
+    server. Run before any resource is declared."""
+    errors = []
+    for asset in assets.deployments:
+        if asset.autoscale is not None and not target.autoscales:
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "scale_settings.type",
+                    f"target_utilization needs a target that autoscales (modelpack:target: "
+                    f"{_other_targets(target)}); this stack's target, {target.name}, runs "
+                    "instance_count replicas: use type: default",
+                )
+            )
+        if not asset.egress and not target.isolates_egress:
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "egress_public_network_access",
+                    f"disabled needs a target that isolates replicas (modelpack:target: "
+                    f"{_other_targets(target)}); this stack's target, {target.name}, cannot "
+                    "take their route out away yet: use enabled, or deploy to the other target",
+                )
+            )
+        if asset.data_collection is not None and asset.package.server_type != "azureml_online":
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "data_collector",
+                    f"is recorded by the inference server that packages inject; package "
+                    f"{asset.package.name} runs its own server ({asset.package.server_type}), "
+                    "which cannot: remove data_collector, or package with azureml_online",
+                )
+            )
     if errors:
         raise AssetFolderError(assets.folder, errors)
+
+
+def _data_collection(asset: DeploymentAsset, store: Path) -> tuple[dict[str, str], list[Mount]]:
+    """The server's DATA_COLLECTION_* settings and the store's mount, for a deployment with
+    collections enabled."""
+    collector = asset.data_collection
+    if collector is None:
+        return {}, []
+    env = {
+        "DATA_COLLECTION_DIR": names.DATA_COLLECTOR_MOUNT,
+        "DATA_COLLECTION_COLLECTIONS": ",".join(collector.enabled),
+        "DATA_COLLECTION_SAMPLING_RATE": repr(collector.sampling_rate),
+        "DATA_COLLECTION_ROLLING_RATE": collector.rolling_rate,
+        "DATA_COLLECTION_SOURCE": f"/endpoints/{asset.endpoint_name}/deployments/{asset.name}",
+    }
+    if collector.request_logging.capture_headers:
+        env["DATA_COLLECTION_CAPTURE_HEADERS"] = ",".join(collector.request_logging.capture_headers)
+    folder = store / asset.endpoint_name / asset.name
+    mount = Mount(
+        source=str(folder), target=names.DATA_COLLECTOR_MOUNT, read_only=False, create=True
+    )
+    return env, [mount]
 
 
 def _autoscale(asset: DeploymentAsset) -> Autoscale | None:
@@ -132,6 +184,9 @@ class Deployment(pulumi.ComponentResource):
             mounts.append(Mount(source=args.model.store_path, target=str(layout.model_dir)))
         if package.server_type == "azureml_online":
             env.update(_server_env(asset, limits.cpus))
+            collection_env, collection_mounts = _data_collection(asset, args.data_store)
+            env.update(collection_env)
+            mounts += collection_mounts
             readiness_path, liveness_path = "/readyz", "/"
         else:
             readiness_path = package.readiness_route.path
@@ -153,7 +208,9 @@ class Deployment(pulumi.ComponentResource):
                 count=asset.instance_count,
                 env=env,
                 labels=labels,
-                network=args.endpoint.network,
+                network=args.endpoint.network
+                if asset.egress
+                else args.endpoint.isolated_network or args.endpoint.network,
                 mounts=mounts,
                 cpus=limits.cpus,
                 memory_mb=limits.memory_mb,
@@ -167,6 +224,7 @@ class Deployment(pulumi.ComponentResource):
                 liveness=_probe(layout.port, liveness_path, asset.liveness_probe)
                 if liveness_path
                 else None,
+                egress=asset.egress,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -36,10 +36,14 @@ class EndpointArgs:
     key_generations: tuple[int, int] = (0, 0)
     registry: Registry | None = None
     """The workspace's registry, for targets that pull the router's image from it."""
+    isolated: bool = False
+    """Whether a deployment of the endpoint has its egress disabled: the endpoint then has
+    an isolated network too, with no route out, which the router also joins."""
 
 
 class Endpoint(pulumi.ComponentResource):
     network: pulumi.Output[str]
+    isolated_network: pulumi.Output[str] | None
     router: Router
     scoring_uri: pulumi.Output[str]
     swagger_uri: pulumi.Output[str]
@@ -58,6 +62,15 @@ class Endpoint(pulumi.ComponentResource):
         self.network = args.target.network(
             f"{resource_name}-network", f"mp-{args.stack}-{asset.name}", labels, child
         )
+        self.isolated_network = None
+        if args.isolated:
+            self.isolated_network = args.target.network(
+                f"{resource_name}-isolated-network",
+                f"mp-{args.stack}-{asset.name}-isolated",
+                labels,
+                child,
+                isolated=True,
+            )
 
         # Key endpoints accept the keys; aml_token endpoints accept tokens signed with them.
         primary, secondary = args.key_generations
@@ -81,6 +94,7 @@ class Endpoint(pulumi.ComponentResource):
                 base_image=args.base_image,
                 registry=args.registry.spec if args.registry else None,
                 registry_address=args.registry.known_address if args.registry else None,
+                isolated_network=self.isolated_network,
             ),
             child,
         )

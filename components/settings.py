@@ -52,6 +52,9 @@ class StackSettings:
     asset_root: Path | None = None
     """`modelpack:assetRoot`: paths in the asset folder may reach up to it (None: the
     repository holding the folder, see modelpack.assets.boundary)."""
+    data_collector_store: Path | None = None
+    """`modelpack:dataCollectorStore`: the folder of `data_collector` records (None: the
+    workspace's `.state/<ws>/modelDataCollector`)."""
     promoted: dict[str, str] = field(default_factory=dict)
     """package name -> digest reference in this workspace's registry
     (`127.0.0.1:<registryPort>/<name>@sha256:...`), written by `modelpack promote`: those
@@ -64,6 +67,11 @@ class StackSettings:
     @property
     def model_store(self) -> Path:
         return self.state_dir / "models"
+
+    @property
+    def data_store(self) -> Path:
+        """Records of deployments' data collectors: `<store>/<endpoint>/<deployment>/...`."""
+        return self.data_collector_store or self.state_dir / names.DATA_COLLECTOR_FOLDER
 
     @property
     def build_dir(self) -> Path:
@@ -100,6 +108,7 @@ class StackSettings:
         assets = Path(asset_folder_setting(config, stack) or names.DEFAULT_ASSETS_FOLDER)
         state_dir = Path(config.get(names.CONFIG_STATE_DIR) or PROJECT_ROOT / ".state" / stack)
         asset_root = config.get(names.CONFIG_ASSET_ROOT)
+        data_store = config.get(names.CONFIG_DATA_COLLECTOR_STORE)
         return cls(
             stack=stack,
             target=target,
@@ -112,6 +121,7 @@ class StackSettings:
             max_token_lifetime_s=max_token_lifetime_s or names.DEFAULT_MAX_TOKEN_LIFETIME_S,
             registry_port=config.get_int(names.CONFIG_REGISTRY_PORT) or 0,
             asset_root=PROJECT_ROOT / asset_root if asset_root else None,
+            data_collector_store=PROJECT_ROOT / data_store if data_store else None,
             promoted={
                 str(name): str(reference)
                 for name, reference in (config.get_object(names.CONFIG_PROMOTED) or {}).items()

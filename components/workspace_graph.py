@@ -129,6 +129,9 @@ def build_graph(assets: AssetFolder, settings: StackSettings) -> WorkspaceGraph:
                 labels=settings.labels,
                 key_generations=settings.key_generations(endpoint_asset.name),
                 registry=graph.registry,
+                isolated=any(
+                    not asset.egress for asset in assets.deployments_of(endpoint_asset.name)
+                ),
             ),
         )
         graph.endpoints[endpoint_asset.name] = endpoint
@@ -145,6 +148,7 @@ def build_graph(assets: AssetFolder, settings: StackSettings) -> WorkspaceGraph:
                     stack=settings.stack,
                     labels=settings.labels,
                     target=target,
+                    data_store=settings.data_store,
                 ),
             )
         graph.deployments[endpoint_asset.name] = deployments

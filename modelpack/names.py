@@ -52,6 +52,8 @@ CONFIG_KEY_GENERATIONS = "keyGenerations"
 CONFIG_MAX_BODY_BYTES = "maxRequestBodyBytes"
 CONFIG_MAX_TOKEN_LIFETIME = "maxTokenLifetimeSeconds"
 CONFIG_PROMOTED = "promoted"
+CONFIG_DATA_COLLECTOR_STORE = "dataCollectorStore"
+"""Where deployments' `data_collector` records go (default: `.state/<ws>/modelDataCollector`)."""
 
 # --- defaults --------------------------------------------------------------------------------
 DEFAULT_TARGET = "docker"
@@ -60,6 +62,10 @@ DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 60 * 60
 SERVER_PORT = 5001
 """The injected server's port inside a replica (azmlinfsrv's)."""
+DATA_COLLECTOR_FOLDER = "modelDataCollector"
+"""The store's folder in `.state/<ws>`, named as Azure ML's blob paths name it."""
+DATA_COLLECTOR_MOUNT = "/var/modelpack/data-collector"
+"""Where a replica sees its deployment's folder of the store."""
 
 # --- stack outputs the command reads ---------------------------------------------------------
 OUTPUT_TARGET = "target"

@@ -27,6 +27,7 @@ from .base import (
     field_error,
     reference_or_inline,
 )
+from .data_collector import DataCollector
 from .environment import InlineEnvironment
 from .instance_types import lookup_instance_type, unknown_instance_type_message
 from .model import InlineModel
@@ -115,6 +116,15 @@ class ManagedOnlineDeployment(AssetModel):
     """CPU and memory requests and limits (Azure ML's Kubernetes deployments); limits given
     here replace the instance type's."""
     scale_settings: ScaleSettings = ScaleSettings()
+    data_collector: DataCollector | None = None
+    """What each replica records of its requests, into the workspace's store."""
+    egress_public_network_access: Literal["enabled", "disabled"] = "enabled"
+    """`disabled`: the replicas have no route out of the endpoint's network."""
+
+    @field_validator("egress_public_network_access", mode="before")
+    @classmethod
+    def _egress_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("instance_type")
     @classmethod

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .conda import PipRequirements
+from .data_collector import DataCollector
 from .deployment import (
     ManagedOnlineDeployment,
     ProbeSettings,
@@ -171,6 +172,17 @@ class DeploymentAsset:
     file: Path
     spec: ManagedOnlineDeployment
     resources: ResourceSettings | None = None
+
+    @property
+    def egress(self) -> bool:
+        """False when `egress_public_network_access` is disabled."""
+        return self.spec.egress_public_network_access == "enabled"
+
+    @property
+    def data_collection(self) -> DataCollector | None:
+        """The `data_collector` settings, when any collection is enabled."""
+        collector = self.spec.data_collector
+        return collector if collector is not None and collector.enabled else None
 
     @property
     def autoscale(self) -> ScaleSettings | None:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
 from . import __version__, logs
+from .data_collection import CollectionMetrics, DataCollector
 from .metrics import CONTENT_TYPE as METRICS_TYPE
 from .metrics import Metrics
 from .run_threads import RunThreads
@@ -147,6 +148,12 @@ class InferenceApp:
         self.on_init_failure: Callable[[], None] = lambda: None
         self.swagger = SwaggerDocs({})
         self._heartbeat: asyncio.Task[None] | None = None
+        self.collector: DataCollector | None = None
+        if settings.data_collection is not None:
+            collection = settings.data_collection
+            self.collector = DataCollector(
+                collection, CollectionMetrics(self.metrics.registry, collection.collections)
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -160,6 +167,8 @@ class InferenceApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._heartbeat = asyncio.create_task(self._beat())
+                if self.collector is not None:
+                    self.collector.start()
                 # init() runs on a run thread (as run() will) while liveness answers.
                 self.run_threads.submit(self._initialise, None).add_done_callback(self._initialised)
                 await send({"type": "lifespan.startup.complete"})
@@ -167,6 +176,8 @@ class InferenceApp:
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                 self.run_threads.stop()
+                if self.collector is not None:
+                    self.collector.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -299,25 +310,32 @@ class InferenceApp:
                 scope.get("server"),
                 scope.get("client"),
             )
-            future = self.run_threads.submit(self._score_on_thread, request)
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    return await future
-            except TimeoutError:
-                ms = self.settings.request_timeout_ms
-                logger.error(
-                    "scoring timed out after %d ms",
-                    ms,
-                    extra={"fields": {"request_id": request_id}},
-                )
-                return json_reply(
-                    504,
-                    {"message": f"Scoring timeout after {ms} ms", "request_id": request_id},
-                    run_failed=True,
-                )
+            reply = await self._run(request)
+            if self.collector is not None:
+                self.collector.offer(request, reply)
+            return reply
         finally:
             self.shared.release(self.worker)
             self.metrics.in_flight.dec()
+
+    async def _run(self, request: ScoreRequest) -> Reply:
+        """The scorer's answer, on a run thread, or 504 once the request timeout passes."""
+        future = self.run_threads.submit(self._score_on_thread, request)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await future
+        except TimeoutError:
+            ms = self.settings.request_timeout_ms
+            logger.error(
+                "scoring timed out after %d ms",
+                ms,
+                extra={"fields": {"request_id": request.request_id}},
+            )
+            return json_reply(
+                504,
+                {"message": f"Scoring timeout after {ms} ms", "request_id": request.request_id},
+                run_failed=True,
+            )
 
     async def _wait_for_slot(self) -> bool:
         """Take a scoring slot, waiting up to max_queue_wait_ms for one when the instance is

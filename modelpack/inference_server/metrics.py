@@ -2,7 +2,10 @@
 
 * ``inference_requests_total{route, status}``: answered requests;
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
-* ``inference_requests_in_flight``: requests being answered now.
+* ``inference_requests_in_flight``: requests being answered now;
+* ``inference_data_collection_records_total{collection}`` and
+  ``inference_data_collection_dropped_total{collection, reason}``, with data collection on
+  (see ``inference.data_collection``).
 
 ``route`` is one of the server's paths or ``other``. With several workers, prometheus_client's
 multiprocess mode adds up the workers' values (``PROMETHEUS_MULTIPROC_DIR`` is set by the
@@ -52,29 +55,30 @@ class Metrics:
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values live in files; the scrape reads them all.
-        self._registry: CollectorRegistry | None = None
+        self.registry: CollectorRegistry | None = None
+        """Where this process's metrics are registered (None in multiprocess mode: files)."""
         if not self.multiprocess:
-            self._registry = CollectorRegistry()
-            ProcessCollector(registry=self._registry)
-            PlatformCollector(registry=self._registry)
-            GCCollector(registry=self._registry)
+            self.registry = CollectorRegistry()
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
         self.requests = Counter(
             "inference_requests_total",
             "Requests answered, by route and status code.",
             ["route", "status"],
-            registry=self._registry,
+            registry=self.registry,
         )
         self.duration = Histogram(
             "inference_request_duration_seconds",
             "Time to answer a request, by route.",
             ["route"],
             buckets=BUCKETS,
-            registry=self._registry,
+            registry=self.registry,
         )
         self.in_flight = Gauge(
             "inference_requests_in_flight",
             "Requests being answered.",
-            registry=self._registry,
+            registry=self.registry,
             multiprocess_mode="livesum",
         )
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
@@ -91,8 +95,8 @@ class Metrics:
         children[1].observe(seconds)
 
     def exposition(self) -> bytes:
-        if self._registry is not None:
-            return generate_latest(self._registry)
+        if self.registry is not None:
+            return generate_latest(self.registry)
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)

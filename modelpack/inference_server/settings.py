@@ -60,6 +60,27 @@ Routes: ``GET /`` liveness, ``GET /readyz`` readiness, ``/score``, ``GET /swagge
 ``/`` answers as soon as the process runs, before ``init()`` has finished.
 ``SERVICE_NAME``, ``SERVICE_VERSION``, ``SERVICE_PATH_PREFIX``
     Shown in ``/swagger.json``, as in ``azmlinfsrv``.
+
+Data collection (a deployment's ``data_collector``; see ``inference.data_collection``):
+
+``DATA_COLLECTION_DIR``
+    The folder records go to (the deployment's folder of the workspace's store, mounted into
+    the replica). Unset: nothing is collected.
+``DATA_COLLECTION_COLLECTIONS``
+    Comma-separated, of ``model_inputs`` (what the scoring code was given),
+    ``model_outputs`` (what it answered, successful requests only), ``request`` and
+    ``response`` (the HTTP bodies, with method, path, status and the captured headers).
+``DATA_COLLECTION_SAMPLING_RATE``
+    The share of requests recorded, 0.0 to 1.0; default 1.0.
+``DATA_COLLECTION_ROLLING_RATE``
+    ``minute``, ``hour`` (default), ``day``, ``month`` or ``year``: how finely records are
+    partitioned into dated folders.
+``DATA_COLLECTION_CAPTURE_HEADERS``
+    Comma-separated request headers kept in ``request`` records (never ``authorization``).
+``DATA_COLLECTION_SOURCE``
+    The records' ``source`` (``/endpoints/<endpoint>/deployments/<deployment>``).
+``DATA_COLLECTION_QUEUE_RECORDS``, ``DATA_COLLECTION_QUEUE_BYTES``
+    Bounds of the sampled requests waiting to be written; default 10,000 and 64 MiB.
 """
 
 from __future__ import annotations
@@ -73,10 +94,73 @@ DEFAULT_PORT = 5001
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
 DEFAULT_MAX_QUEUE_WAIT_MS = 500
 DEFAULT_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+COLLECTIONS = ("model_inputs", "model_outputs", "request", "response")
+PARTITIONS = {
+    "year": "%Y",
+    "month": "%Y/%m",
+    "day": "%Y/%m/%d",
+    "hour": "%Y/%m/%d/%H",
+    "minute": "%Y/%m/%d/%H/%M",
+}
+DEFAULT_COLLECTION_QUEUE_RECORDS = 10_000
+DEFAULT_COLLECTION_QUEUE_BYTES = 64 * 1024 * 1024
 
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class CollectionSettings:
+    """What a replica records of its scoring requests (``DATA_COLLECTION_*``)."""
+
+    folder: str
+    collections: tuple[str, ...]
+    sampling_rate: float = 1.0
+    rolling_rate: str = "hour"
+    capture_headers: frozenset[bytes] = frozenset()
+    source: str = ""
+    queue_records: int = DEFAULT_COLLECTION_QUEUE_RECORDS
+    queue_bytes: int = DEFAULT_COLLECTION_QUEUE_BYTES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CollectionSettings | None:
+        folder = env.get("DATA_COLLECTION_DIR")
+        if not folder:
+            return None
+        raw = env.get("DATA_COLLECTION_COLLECTIONS", "")
+        collections = _names(raw)
+        if not collections or set(collections) - set(COLLECTIONS):
+            raise SettingsError(
+                f"DATA_COLLECTION_COLLECTIONS must name some of {', '.join(COLLECTIONS)}, "
+                f"got {raw!r}"
+            )
+        rolling_rate = (env.get("DATA_COLLECTION_ROLLING_RATE") or "hour").lower()
+        if rolling_rate not in PARTITIONS:
+            raise SettingsError(
+                f"DATA_COLLECTION_ROLLING_RATE must be one of {', '.join(PARTITIONS)}, "
+                f"got {rolling_rate!r}"
+            )
+        sampling_rate = _float(env, "DATA_COLLECTION_SAMPLING_RATE", 1.0)
+        if sampling_rate > 1.0:
+            raise SettingsError(
+                f"DATA_COLLECTION_SAMPLING_RATE must be at most 1.0, got {sampling_rate}"
+            )
+        headers = _names(env.get("DATA_COLLECTION_CAPTURE_HEADERS", "").lower())
+        return cls(
+            folder=folder,
+            collections=tuple(name for name in COLLECTIONS if name in collections),
+            sampling_rate=sampling_rate,
+            rolling_rate=rolling_rate,
+            capture_headers=frozenset(h.encode("latin-1") for h in headers) - {b"authorization"},
+            source=env.get("DATA_COLLECTION_SOURCE") or "",
+            queue_records=_int(
+                env, "DATA_COLLECTION_QUEUE_RECORDS", DEFAULT_COLLECTION_QUEUE_RECORDS, minimum=1
+            ),
+            queue_bytes=_int(
+                env, "DATA_COLLECTION_QUEUE_BYTES", DEFAULT_COLLECTION_QUEUE_BYTES, minimum=1
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +184,7 @@ class Settings:
     service_name: str = "ML service"
     service_version: str = "1.0"
     service_path_prefix: str = ""
+    data_collection: CollectionSettings | None = None
 
     @classmethod
     def from_env(
@@ -136,6 +221,7 @@ class Settings:
             service_name=env.get("SERVICE_NAME") or "ML service",
             service_version=env.get("SERVICE_VERSION") or "1.0",
             service_path_prefix=env.get("SERVICE_PATH_PREFIX") or "",
+            data_collection=CollectionSettings.from_env(env),
         )
 
     def entry_script_path(self) -> str | None:
@@ -205,3 +291,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative, got {value}")
     return value
+
+
+def _names(raw: str) -> list[str]:
+    return [name.strip() for name in raw.split(",") if name.strip()]

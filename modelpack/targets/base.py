@@ -63,6 +63,8 @@ class Mount:
     """A folder of this machine (a registered model version)."""
     target: str
     read_only: bool = True
+    create: bool = False
+    """Make the folder when it is missing (a store the replicas write to)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class ReplicaSet:
     liveness: Probe | None = None
     """A replica failing this is restarted (targets without probes of their own supervise
     liveness inside the replica: the server's WORKER_TIMEOUT)."""
+    egress: bool = True
+    """False (`egress_public_network_access: disabled`): no route out of the endpoint's
+    network; `network` is then the endpoint's isolated network, where the target has one."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,9 @@ class RouterSpec:
     """`{root, port}` of the workspace's registry, for targets that pull the router's image."""
     registry_address: pulumi.Input[str] | None = None
     """`127.0.0.1:<port>` of that registry."""
+    isolated_network: pulumi.Input[str] | None = None
+    """A network with no route out, which the router joins as well, for deployments whose
+    egress is disabled (None: the endpoint has none)."""
 
 
 @dataclass(frozen=True)
@@ -208,13 +216,22 @@ class Target(Protocol):
     """Whether `ReplicaSet.autoscale` is honoured (else a deployment asking for it is an
     error before anything is declared)."""
     balanced_servers: bool
+    isolates_egress: bool
+    """Whether `ReplicaSet.egress` False is honoured (else a deployment asking for it is an
+    error before anything is declared)."""
     """Whether `Replicas.servers` are balancers over the replicas (a Kubernetes Service)
     rather than the replicas themselves."""
 
     def network(
-        self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+        self,
+        resource_name: str,
+        name: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        isolated: bool = False,
     ) -> pulumi.Output[str]:
-        """A network that an endpoint's router and replicas share; its name."""
+        """A network that an endpoint's router and replicas share; its name. An `isolated`
+        one has no route out (for replicas whose egress is disabled)."""
         ...
 
     def image(

@@ -218,6 +218,8 @@ def start(props: dict[str, Any]):
         network = client.networks.get(props["network"])
         network.disconnect(container)
         network.connect(container, aliases=props["network_aliases"])
+    for extra in props.get("extra_networks") or []:
+        client.networks.get(extra).connect(container)
     return container
 
 
@@ -317,6 +319,8 @@ class ContainerArgs:
     ports: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
     network: pulumi.Input[str] | None = None
     network_aliases: pulumi.Input[list[str]] = field(default_factory=list)
+    extra_networks: pulumi.Input[list[str]] | None = None
+    """More networks the container joins (a router joins its endpoint's isolated one)."""
     mounts: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
     cpus: pulumi.Input[float] | None = None
     memory_mb: pulumi.Input[int] | None = None

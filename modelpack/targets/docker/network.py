@@ -1,4 +1,5 @@
-"""A user-defined bridge network that deployments and routers join."""
+"""A user-defined bridge network that deployments and routers join; an internal one (no
+gateway, so no route out) for deployments whose egress is disabled."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from .client import engine
 class NetworkProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         network = engine().networks.create(
-            props["name"], driver="bridge", labels=props.get("labels") or {}
+            props["name"],
+            driver="bridge",
+            labels=props.get("labels") or {},
+            internal=bool(props.get("internal")),
         )
         return CreateResult(network.id, {**props, "network_id": network.id})
 
@@ -48,6 +52,9 @@ class NetworkProvider(ResourceProvider):
 class NetworkArgs:
     name: pulumi.Input[str]
     labels: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    internal: bool | None = None
+    """True: an internal bridge, with no route out (None, not False, for an ordinary one, so
+    that networks created before this input existed keep their state)."""
 
 
 class Network(Resource, module="docker", name="Network"):

@@ -62,11 +62,18 @@ class DockerTarget:
     name = "docker"
     autoscales = False
     balanced_servers = False
+    isolates_egress = True
 
     def network(
-        self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+        self,
+        resource_name: str,
+        name: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        isolated: bool = False,
     ) -> pulumi.Output[str]:
-        return Network(resource_name, NetworkArgs(name=name, labels=labels), opts).name
+        args = NetworkArgs(name=name, labels=labels, internal=True if isolated else None)
+        return Network(resource_name, args, opts).name
 
     def image(
         self, resource_name: str, build: ImageBuild, opts: pulumi.ResourceOptions
@@ -115,7 +122,12 @@ class DockerTarget:
         self, resource_name: str, spec: ReplicaSet, opts: pulumi.ResourceOptions
     ) -> Replicas:
         mounts = [
-            {"source": mount.source, "target": mount.target, "read_only": mount.read_only}
+            {
+                "source": mount.source,
+                "target": mount.target,
+                "read_only": mount.read_only,
+                **({"create_source": True} if mount.create else {}),
+            }
             for mount in spec.mounts
         ]
         containers = [
@@ -171,6 +183,7 @@ class DockerTarget:
                 labels={**spec.labels, names.LABEL_ROLE: names.ROLE_ROUTER},
                 ports=[{"container": ROUTER_PORT, "host": host_port}],
                 network=spec.network,
+                extra_networks=[spec.isolated_network] if spec.isolated_network else None,
                 mounts=[
                     {
                         "source": str(config_dir),

@@ -100,6 +100,7 @@ class KubernetesTarget:
     name = "kubernetes"
     autoscales = True
     balanced_servers = True
+    isolates_egress = False
 
     def __init__(self, kubeconfig: str | None = None) -> None:
         config = pulumi.Config(names.CONFIG_NAMESPACE)
@@ -149,7 +150,12 @@ class KubernetesTarget:
         return self.namespace
 
     def network(
-        self, resource_name: str, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+        self,
+        resource_name: str,
+        name: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        isolated: bool = False,
     ) -> pulumi.Output[str]:
         """An endpoint's router and replicas share the workspace's namespace."""
         return self._workspace_namespace(labels).metadata.name
@@ -214,8 +220,10 @@ class KubernetesTarget:
         labels = {**spec.labels, WORKLOAD_LABEL: name}
         volumes, volume_mounts = [], []
         for index, mount in enumerate(spec.mounts):
+            # Every node of this cluster shares the host's files; a store is made when missing.
+            kind = "DirectoryOrCreate" if mount.create else "Directory"
             volumes.append(
-                {"name": f"mount-{index}", "host_path": {"path": mount.source, "type": "Directory"}}
+                {"name": f"mount-{index}", "host_path": {"path": mount.source, "type": kind}}
             )
             volume_mounts.append(
                 {

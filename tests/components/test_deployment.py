@@ -1,0 +1,117 @@
+"""What a deployment's day-two settings declare, under Pulumi mocks: `data_collector` gives
+its replicas the server's DATA_COLLECTION_* settings and a writable mount of the workspace's
+store; `egress_public_network_access: disabled` puts them on the endpoint's isolated network,
+which the router joins too. Fast; the real path is in test_day_two_real.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from modelpack import names
+from modelpack.assets import AssetFolderError
+from tests.support.graph_mocks import all_declared, declare
+
+ENDPOINT = "sklearn-regression-online"
+COLLECTOR = """
+data_collector:
+  collections:
+    model_inputs: {enabled: 'True'}
+    model_outputs: {enabled: 'True'}
+    request: {enabled: 'False'}
+  sampling_rate: 0.25
+  rolling_rate: Minute
+  request_logging:
+    capture_headers: [X-Customer-Id]
+"""
+NO_EGRESS = "egress_public_network_access: disabled\n"
+
+
+def containers_of(mocks, deployment: str) -> list:
+    prefix = f"{ENDPOINT}-{deployment}-"
+    return [r for name, r in mocks.of_kind("Container").items() if name.startswith(prefix)]
+
+
+@pulumi.runtime.test
+def test_data_collector_sets_the_server_and_mounts_the_store(tmp_path: Path, monkeypatch):
+    mocks, graph = declare(tmp_path, monkeypatch, appended={"blue.yml": COLLECTOR})
+
+    def check(_):
+        [blue] = containers_of(mocks, "blue")
+        env = blue.inputs["env"]
+        assert env["DATA_COLLECTION_DIR"] == names.DATA_COLLECTOR_MOUNT
+        assert env["DATA_COLLECTION_COLLECTIONS"] == "model_inputs,model_outputs"
+        assert env["DATA_COLLECTION_SAMPLING_RATE"] == "0.25"
+        assert env["DATA_COLLECTION_ROLLING_RATE"] == "minute"
+        assert env["DATA_COLLECTION_CAPTURE_HEADERS"] == "x-customer-id"
+        assert env["DATA_COLLECTION_SOURCE"] == f"/endpoints/{ENDPOINT}/deployments/blue"
+        store = tmp_path / "state" / names.DATA_COLLECTOR_FOLDER / ENDPOINT / "blue"
+        assert {
+            "source": str(store),
+            "target": names.DATA_COLLECTOR_MOUNT,
+            "read_only": False,
+            "create_source": True,
+        } in blue.inputs["mounts"]
+        [green] = containers_of(mocks, "green")
+        assert not any(key.startswith("DATA_COLLECTION") for key in green.inputs["env"])
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_disabled_egress_puts_replicas_on_an_isolated_network(tmp_path: Path, monkeypatch):
+    mocks, graph = declare(tmp_path, monkeypatch, appended={"green.yml": NO_EGRESS})
+
+    def check(_):
+        networks = {r.inputs["name"]: r.inputs for r in mocks.of_kind("Network").values()}
+        isolated = f"mp-mock-{ENDPOINT}-isolated"
+        assert networks[isolated]["internal"] is True
+        assert networks[f"mp-mock-{ENDPOINT}"].get("internal") is None
+        [green] = containers_of(mocks, "green")
+        [blue] = containers_of(mocks, "blue")
+        assert green.inputs["network"] == isolated
+        assert blue.inputs["network"] == f"mp-mock-{ENDPOINT}"
+        [router] = [
+            r
+            for r in mocks.of_kind("Container").values()
+            if r.inputs["labels"].get(names.LABEL_ROLE) == names.ROLE_ROUTER
+        ]
+        assert router.inputs["network"] == f"mp-mock-{ENDPOINT}"
+        assert router.inputs["extra_networks"] == [isolated]
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_endpoints_without_it_have_no_isolated_network(tmp_path: Path, monkeypatch):
+    mocks, graph = declare(tmp_path, monkeypatch)
+
+    def check(_):
+        assert [r.inputs["name"] for r in mocks.of_kind("Network").values()] == [
+            f"mp-mock-{ENDPOINT}"
+        ]
+        [router] = [
+            r
+            for r in mocks.of_kind("Container").values()
+            if r.inputs["labels"].get(names.LABEL_ROLE) == names.ROLE_ROUTER
+        ]
+        assert router.inputs.get("extra_networks") is None
+
+    return all_declared(graph).apply(check)
+
+
+def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path, monkeypatch):
+    with pytest.raises(AssetFolderError) as raised:
+        declare(
+            tmp_path,
+            monkeypatch,
+            target="kubernetes",
+            node_pools={"Standard_DS3_v2": 1},
+            appended={"green.yml": NO_EGRESS},
+        )
+    message = str(raised.value)
+    assert "green.yml" in message
+    assert "egress_public_network_access" in message
+    assert "docker" in message
