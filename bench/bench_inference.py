@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -70,6 +70,7 @@ class ServerSpec:
     name: str
     command: list[str]
     ready_path: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def main() -> int:
@@ -174,6 +175,7 @@ def start(spec: ServerSpec, workers: int, folder: Path) -> tuple[int, subprocess
         "AZUREML_MODEL_DIR": str(folder / "model"),
         "PYTHONPATH": str(REPO),
         "WORKER_COUNT": str(workers),
+        **spec.env,
     }
     log = open(folder / f"{spec.name}-{workers}.log", "wb")  # noqa: SIM115
     command = [*spec.command, "--entry_script", str(folder / "score.py")]

@@ -23,6 +23,7 @@ from modelpack.assets import (
     ProbeSettings,
     SpecError,
 )
+from modelpack.builds.layout import USER_ID
 from modelpack.targets import TARGETS, Target
 from modelpack.targets.base import Autoscale, Mount, Probe, ReplicaSet
 
@@ -127,7 +128,7 @@ def _data_collection(asset: DeploymentAsset, store: Path) -> tuple[dict[str, str
         env["DATA_COLLECTION_CAPTURE_HEADERS"] = ",".join(collector.request_logging.capture_headers)
     folder = store / asset.endpoint_name / asset.name
     mount = Mount(
-        source=str(folder), target=names.DATA_COLLECTOR_MOUNT, read_only=False, create=True
+        source=str(folder), target=names.DATA_COLLECTOR_MOUNT, read_only=False, owner=USER_ID
     )
     return env, [mount]
 

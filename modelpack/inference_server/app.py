@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +39,7 @@ from .scoring import (
     ScoreRequest,
     json_reply,
     json_too_deep,
+    random_uuid,
 )
 from .settings import Settings
 from .shared import SharedState
@@ -66,11 +65,6 @@ SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS"})
 GET_ROUTES = frozenset({"/", "/readyz", "/swagger.json", "/metrics"})
 PROBE_ROUTES = frozenset({"/", "/readyz", "/metrics"})
 HEARTBEAT_INTERVAL_S = 1.0
-
-
-def new_request_id() -> str:
-    """A random UUID4 string. Ids need not be unpredictable: no system call per id."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 class ClientDisconnected(Exception):
@@ -104,7 +98,7 @@ class RequestIds:
             elif name == b"traceid":
                 trace_id = value
         if request_id is None:
-            request_id = new_request_id()
+            request_id = random_uuid()
         if legacy_id:
             client_id = client_id or legacy_id
         else:

@@ -29,7 +29,6 @@ import random
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import parse_qsl
@@ -37,7 +36,7 @@ from urllib.parse import parse_qsl
 from prometheus_client import Counter
 
 from .logs import timestamp
-from .scoring import Reply, ScoreRequest
+from .scoring import Reply, ScoreRequest, random_uuid
 from .settings import PARTITIONS, CollectionSettings
 
 logger = logging.getLogger("inference.data_collection")
@@ -157,45 +156,57 @@ class DataCollector:
     def _write(self, batch: list[_Sampled]) -> None:
         lines: dict[str, list[str]] = {}
         for sampled in batch:
-            for name in self._collections_of(sampled.reply):
-                record = self._record(name, sampled)
+            for name, record in self._records(sampled):
                 lines.setdefault(name, []).append(json.dumps(record, separators=(",", ":")))
         now = time.time()
         for name, collection_lines in lines.items():
             self._writer.write(name, collection_lines, now)
 
-    def _record(self, collection: str, sampled: _Sampled) -> dict[str, Any]:
+    def _records(self, sampled: _Sampled) -> list[tuple[str, dict[str, Any]]]:
+        """(collection, record) of each collection a sampled request gives. Each body is
+        parsed once, whichever collections show it."""
         request, reply = sampled.request, sampled.reply
-        record: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": self.settings.source,
-            "type": f"azureml.inference.{collection}",
-            "datacontenttype": "application/json",
-            "time": timestamp(sampled.at),
-        }
-        if collection == "model_inputs":
-            record["data"] = _model_input(request)
-        elif collection == "model_outputs":
-            record["data"] = _parsed(reply.body)
-        elif collection == "request":
-            record["method"] = request.method
-            record["path"] = request.path
-            if request.query_string:
-                record["query"] = request.query_string.decode("latin-1")
-            headers = {
-                name.decode("latin-1"): value.decode("latin-1")
-                for name, value in request.headers
-                if name in self.settings.capture_headers
+        collections = self._collections_of(reply)
+        request_data = _parsed(request.body)
+        reply_data = (
+            _parsed(reply.body) if {"model_outputs", "response"} & set(collections) else None
+        )
+        made = []
+        for collection in collections:
+            record: dict[str, Any] = {
+                "specversion": "1.0",
+                "id": random_uuid(),
+                "source": self.settings.source,
+                "type": f"azureml.inference.{collection}",
+                "datacontenttype": "application/json",
+                "time": timestamp(sampled.at),
             }
-            if headers:
-                record["headers"] = headers
-            record["data"] = _parsed(request.body)
-        else:
-            record["status"] = reply.status
-            record["data"] = _parsed(reply.body)
-        record["correlationid"] = request.request_id
-        return record
+            if collection == "model_inputs":
+                record["data"] = _model_input(request, request_data)
+            elif collection == "model_outputs":
+                record["data"] = reply_data
+            elif collection == "request":
+                record.update(self._request_fields(request))
+                record["data"] = request_data
+            else:
+                record["status"] = reply.status
+                record["data"] = reply_data
+            record["correlationid"] = request.request_id
+            made.append((collection, record))
+        return made
+
+    def _request_fields(self, request: ScoreRequest) -> dict[str, Any]:
+        fields: dict[str, Any] = {"method": request.method, "path": request.path}
+        if request.query_string:
+            fields["query"] = request.query_string.decode("latin-1")
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in request.headers
+            if name in self.settings.capture_headers
+        }
+        if headers:
+            fields["headers"] = headers
+        return fields
 
 
 class _Writer:
@@ -258,14 +269,14 @@ class _Writer:
         )
 
 
-def _model_input(request: ScoreRequest) -> Any:
+def _model_input(request: ScoreRequest, body: Any) -> Any:
     """What the scoring code was given: the body, or for GET the query string's values."""
     if request.method == "GET" and not request.body and request.query_string:
         return {
             key: _parsed(value.encode())
             for key, value in parse_qsl(request.query_string.decode("latin-1"))
         }
-    return _parsed(request.body)
+    return body
 
 
 def _parsed(body: bytes) -> Any:

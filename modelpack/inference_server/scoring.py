@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +20,11 @@ _JSON_NESTING_TOKENS = re.compile(rb'[\[\]{}"\\]')
 _OPENING = frozenset(b"[{")
 _CLOSING = frozenset(b"]}")
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
+
+
+def random_uuid() -> str:
+    """A random UUID4 string. These ids need not be unpredictable: no system call per id."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 @dataclass(slots=True)

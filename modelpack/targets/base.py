@@ -63,8 +63,9 @@ class Mount:
     """A folder of this machine (a registered model version)."""
     target: str
     read_only: bool = True
-    create: bool = False
-    """Make the folder when it is missing (a store the replicas write to)."""
+    owner: int | None = None
+    """A folder the replicas write to: made when missing, and owned by this user id (the
+    package's user)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 
 from modelpack import names
 from modelpack.assets import AssetFolderError
+from modelpack.builds.layout import USER_ID
 from tests.support.graph_mocks import all_declared, declare
 
 ENDPOINT = "sklearn-regression-online"
@@ -53,6 +54,7 @@ def test_data_collector_sets_the_server_and_mounts_the_store(tmp_path: Path, mon
             "target": names.DATA_COLLECTOR_MOUNT,
             "read_only": False,
             "create_source": True,
+            "owner": USER_ID,
         } in blue.inputs["mounts"]
         [green] = containers_of(mocks, "green")
         assert not any(key.startswith("DATA_COLLECTION") for key in green.inputs["env"])

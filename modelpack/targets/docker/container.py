@@ -13,6 +13,7 @@ add capabilities or privileges.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import time
@@ -178,6 +179,8 @@ def start(props: dict[str, Any]):
     for mount in props.get("mounts") or []:
         if mount.get("type", "bind") == "bind" and mount.get("create_source"):
             Path(mount["source"]).mkdir(parents=True, exist_ok=True)
+            if mount.get("owner"):
+                _own(mount["source"], int(mount["owner"]))
     for path, content in (props.get("seed_files") or {}).items():
         if not Path(path).exists():
             Path(path).write_text(content)
@@ -221,6 +224,16 @@ def start(props: dict[str, Any]):
     for extra in props.get("extra_networks") or []:
         client.networks.get(extra).connect(container)
     return container
+
+
+def _own(folder: str, owner: int) -> None:
+    """Give a writable mount's folder to the container's user, unless it cannot be changed
+    (a read-only store: the replica then counts what it could not write)."""
+    try:
+        if os.stat(folder).st_uid != owner:
+            os.chown(folder, owner, owner)
+    except OSError:
+        pass
 
 
 def _find(id_: str, name: str | None):

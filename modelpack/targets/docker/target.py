@@ -126,7 +126,7 @@ class DockerTarget:
                 "source": mount.source,
                 "target": mount.target,
                 "read_only": mount.read_only,
-                **({"create_source": True} if mount.create else {}),
+                **({"create_source": True, "owner": mount.owner} if mount.owner else {}),
             }
             for mount in spec.mounts
         ]

@@ -221,7 +221,7 @@ class KubernetesTarget:
         volumes, volume_mounts = [], []
         for index, mount in enumerate(spec.mounts):
             # Every node of this cluster shares the host's files; a store is made when missing.
-            kind = "DirectoryOrCreate" if mount.create else "Directory"
+            kind = "DirectoryOrCreate" if mount.owner else "Directory"
             volumes.append(
                 {"name": f"mount-{index}", "host_path": {"path": mount.source, "type": kind}}
             )
