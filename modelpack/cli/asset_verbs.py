@@ -15,7 +15,7 @@ from .asset_create import create_environment, create_model, package_file
 from .asset_edit import AssetEdit
 from .package_build import build_package
 from .pulumi_runner import PulumiRunner
-from .verb_support import emit, no_up_option, output_options
+from .verb_support import add_action, emit, no_up_option, output_options
 from .workspace_assets import workspace_assets
 
 Options = Any
@@ -28,9 +28,10 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     model = verbs.add_parser("model", help="az ml model: create, package")
     actions = model.add_subparsers(dest="model_verb", required=True, metavar="ACTION")
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "create",
-        help="write model-<name>.yml into the workspace's asset folder (files outside it are "
+        "write model-<name>.yml into the workspace's asset folder (files outside it are "
         "copied in as model-<name>/), then up",
     )
     workspace_option(sub)
@@ -43,12 +44,13 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     output_options(sub)
     sub.set_defaults(handler=model_create)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "package",
-        help="copy a package spec into the workspace's asset folder naming the model, then "
+        "copy a package spec into the workspace's asset folder naming the model, then "
         "build the package image and push it to the workspace's registry (no deployment "
         "changes)",
-        description="Builds with `pulumi up --target` on the package's resources (its "
+        "Builds with `pulumi up --target` on the package's resources (its "
         "ModelPackage, the model registration and environment image it needs, the registry); "
         "prints the pushed image by digest.",
     )
@@ -57,15 +59,16 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     sub.add_argument("-v", "--version", help="model version (default: the latest)")
     sub.add_argument("-l", "--label", choices=("latest",), help="as az: latest")
     sub.add_argument("-f", "--file", type=Path, required=True, help="package spec YAML")
-    no_up_option(sub)
+    no_up_option(sub, "only write the package spec into the asset folder; build nothing")
     output_options(sub)
     sub.set_defaults(handler=model_package)
 
     environment = verbs.add_parser("environment", help="az ml environment: create")
     actions = environment.add_subparsers(dest="environment_verb", required=True, metavar="ACTION")
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "create",
-        help="copy an environment YAML and its conda file into the workspace's asset folder "
+        "copy an environment YAML and its conda file into the workspace's asset folder "
         "(environment-<name>.yml, environment-<name>/), then up",
     )
     workspace_option(sub)

@@ -17,6 +17,7 @@ from .online_views import DEPLOYMENT_COLUMNS, Context, deployment_view
 from .outputs import load_outputs
 from .pulumi_runner import PulumiRunner
 from .verb_support import (
+    add_action,
     confirm,
     delete_options,
     emit,
@@ -45,20 +46,20 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     )
     actions = group.add_subparsers(dest="deployment_verb", required=True, metavar="ACTION")
 
-    sub = actions.add_parser("show", help="a deployment: replicas, traffic, state, its YAML file")
+    sub = add_action(actions, "show", "a deployment: replicas, traffic, state, its YAML file")
     workspace_option(sub)
     sub.add_argument("-n", "--name", required=True, help="deployment name")
     endpoint_name_option(sub)
     output_options(sub)
     sub.set_defaults(handler=show)
 
-    sub = actions.add_parser("list", help="the deployments of an endpoint")
+    sub = add_action(actions, "list", "the deployments of an endpoint")
     workspace_option(sub)
     endpoint_name_option(sub)
     output_options(sub)
     sub.set_defaults(handler=list_deployments)
 
-    sub = actions.add_parser("get-logs", help="a replica's last log lines (as `modelpack logs`)")
+    sub = add_action(actions, "get-logs", "a replica's last log lines (as `modelpack logs`)")
     workspace_option(sub)
     sub.add_argument("-n", "--name", required=True, help="deployment name")
     endpoint_name_option(sub)
@@ -66,11 +67,12 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     sub.add_argument("-i", "--instance", help="replica index or container name (default: 0)")
     sub.set_defaults(handler=get_logs)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "update",
-        help="change instance_count or any field in the deployment's YAML file (named in the "
+        "change instance_count or any field in the deployment's YAML file (named in the "
         "output), then up",
-        description="e.g. modelpack online-deployment update -n blue -e my-endpoint "
+        "e.g. modelpack online-deployment update -n blue -e my-endpoint "
         "--instance-count 2 (or --set instance_count=2): writes instance_count: 2 into blue's "
         "YAML file in the workspace's asset folder (modelpack:assets), then runs `up`.",
     )
@@ -83,10 +85,11 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     output_options(sub)
     sub.set_defaults(handler=update)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "create",
-        help="copy a deployment YAML into the workspace's asset folder, then up",
-        description="Copies FILE into the workspace's asset folder (as its own name, or "
+        "copy a deployment YAML into the workspace's asset folder, then up",
+        "Copies FILE into the workspace's asset folder (as its own name, or "
         "<endpoint>-<name>.yml when taken; a FILE already in the folder is edited in place), "
         "with endpoint_name from -e, name from -n and package_model: true from "
         "--package-model/--with-package; relative paths in it are rewritten to name the same "
@@ -111,9 +114,10 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> N
     output_options(sub)
     sub.set_defaults(handler=create)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "delete",
-        help="delete the deployment's YAML file (and its 0%% traffic entries), then up",
+        "delete the deployment's YAML file (and its 0%% traffic entries), then up",
     )
     workspace_option(sub)
     sub.add_argument("-n", "--name", required=True, help="deployment name")

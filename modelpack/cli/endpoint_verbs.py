@@ -15,6 +15,7 @@ from .online_edits import create_endpoint, delete_endpoint, find_endpoint, updat
 from .online_views import ENDPOINT_COLUMNS, Context, endpoint_view
 from .pulumi_runner import PulumiRunner
 from .verb_support import (
+    add_action,
     confirm,
     delete_options,
     emit,
@@ -35,24 +36,25 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> A
     )
     actions = group.add_subparsers(dest="endpoint_verb", required=True, metavar="ACTION")
 
-    sub = actions.add_parser(
-        "show", help="an endpoint as it runs (scoring URI, traffic, state) and its YAML file"
+    sub = add_action(
+        actions, "show", "an endpoint as it runs (scoring URI, traffic, state) and its YAML file"
     )
     workspace_option(sub)
     sub.add_argument("-n", "--name", required=True, help="endpoint name")
     output_options(sub)
     sub.set_defaults(handler=show)
 
-    sub = actions.add_parser("list", help="every endpoint of the workspace")
+    sub = add_action(actions, "list", "every endpoint of the workspace")
     workspace_option(sub)
     output_options(sub)
     sub.set_defaults(handler=list_endpoints)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "update",
-        help="change traffic, mirror traffic or any field in the endpoint's YAML file "
+        "change traffic, mirror traffic or any field in the endpoint's YAML file "
         "(named in the output), then up",
-        description='e.g. modelpack online-endpoint update -n my-endpoint --traffic "blue=90 '
+        'e.g. modelpack online-endpoint update -n my-endpoint --traffic "blue=90 '
         "green=10\": writes traffic: {blue: 90, green: 10} into the endpoint's YAML file in "
         "the workspace's asset folder (modelpack:assets), then runs `up`. Deployments not "
         "named in --traffic go to 0, as with az.",
@@ -70,10 +72,11 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> A
     output_options(sub)
     sub.set_defaults(handler=update)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "create",
-        help="write a new endpoint's YAML into the workspace's asset folder, then up",
-        description="Writes endpoint-<name>.yml (or the --file given, copied in) into the "
+        "write a new endpoint's YAML into the workspace's asset folder, then up",
+        "Writes endpoint-<name>.yml (or the --file given, copied in) into the "
         "workspace's asset folder, then runs `up`.",
     )
     workspace_option(sub)
@@ -85,9 +88,10 @@ def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> A
     output_options(sub)
     sub.set_defaults(handler=create)
 
-    sub = actions.add_parser(
+    sub = add_action(
+        actions,
         "delete",
-        help="delete the endpoint's YAML file and its deployments' files, then up (removes it)",
+        "delete the endpoint's YAML file and its deployments' files, then up (removes it)",
     )
     workspace_option(sub)
     sub.add_argument("-n", "--name", required=True, help="endpoint name")

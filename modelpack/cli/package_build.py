@@ -11,6 +11,7 @@ digest."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +57,15 @@ def targets_for(preview: dict[str, Any], root: str) -> list[str]:
         for urn, state in states.items():
             if urn in wanted or state.get("parent") in wanted:
                 for linked in [urn, *_links(state)]:
-                    if linked not in wanted and not linked.endswith(f"::{STACK_TYPE}::"):
+                    if linked not in wanted and not _implicit(linked):
                         wanted.add(linked)
                         grown = True
-    return sorted(
-        urn for urn in wanted if f"::{STACK_TYPE}::" not in urn and "::pulumi:providers:" not in urn
-    )
+    return sorted(wanted)
+
+
+def _implicit(urn: str) -> bool:
+    """The stack and providers: Pulumi includes them in every targeted run."""
+    return f"::{STACK_TYPE}::" in urn or "::pulumi:providers:" in urn
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ def project_name(runner: PulumiRunner) -> str:
 
 
 def build_package(runner: PulumiRunner, package: str, model: str) -> BuiltPackage:
+    runner.out = sys.stderr  # pulumi's progress; stdout carries the verb's result
     code, preview = runner.preview_json()
     if code != 0:
         problems = [

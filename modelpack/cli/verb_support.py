@@ -30,13 +30,22 @@ def output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query", help="print only this field (a dotted path, e.g. scoring_uri)")
 
 
-def no_up_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--no-up",
-        dest="up",
-        action="store_false",
-        help="only edit the workspace's YAML; the next `modelpack up` deploys it",
+def add_action(
+    actions: argparse._SubParsersAction, name: str, summary: str, details: str = ""
+) -> argparse.ArgumentParser:
+    """A verb's parser: `summary` in the listing of its group, and with `details` at the top
+    of its own --help."""
+    text = summary.replace("%%", "%")  # help is %-formatted by argparse, description not
+    return actions.add_parser(
+        name, help=summary, description=f"{text[0].upper()}{text[1:]}. {details}".strip()
     )
+
+
+def no_up_option(
+    parser: argparse.ArgumentParser,
+    text: str = "only edit the workspace's YAML; the next `modelpack up` deploys it",
+) -> None:
+    parser.add_argument("--no-up", dest="up", action="store_false", help=text)
 
 
 def delete_options(parser: argparse.ArgumentParser) -> None:
