@@ -127,7 +127,15 @@ class AssetEdit:
         """The asset folder as it would be after the change, loaded by `load` (the asset
         loader with the workspace's settings); raises CliError naming the file and field of
         every problem. Nothing of the real folder is written."""
-        staged = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.edit-", dir=self.folder.parent))
+        try:
+            staged = Path(
+                tempfile.mkdtemp(prefix=f".{self.folder.name}.edit-", dir=self.folder.parent)
+            )
+        except OSError as error:
+            raise CliError(
+                f"cannot stage the change beside {self.shown} to check it: {error}",
+                f"the folder holding {self.shown} must be writable; nothing was written",
+            ) from None
         try:
             shutil.copytree(
                 self.folder,

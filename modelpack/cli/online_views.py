@@ -108,7 +108,7 @@ def endpoint_view(context: Context, name: str) -> dict[str, Any]:
             "provisioning_state": SUCCEEDED if status.router.state == "running" else FAILED,
         }
         pending = _pending(written, running) if asset else {"deleted": True}
-        if pending:
+        if pending and context.assets is not None:  # unknown when the YAML cannot be read
             view["pending_changes"] = pending
     view["deployments"] = context.deployment_names(name)
     view["workspace"] = context.workspace
@@ -155,7 +155,7 @@ def deployment_view(context: Context, endpoint: str, name: str) -> dict[str, Any
             else {},
             view,
         )
-        if pending | shares:
+        if (pending | shares) and context.assets is not None:
             view["pending_changes"] = pending | shares
     else:
         view["traffic"] = endpoint_asset.traffic.get(name, 0) if endpoint_asset else 0

@@ -22,6 +22,7 @@ import pytest
 from modelpack.cli.commands import main
 from modelpack.cli.workspaces import backend_env_var
 from modelpack.image_registry import manifest_exists, parse_reference
+from tests.support.asset_workspace import folder_bytes
 from tests.support.deployed import DeployedWorkspace, deployed_workspace
 from tests.support.endpoint_client import EndpointClient
 from tests.support.pulumi_cli import PASSPHRASE
@@ -73,14 +74,6 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedWorks
 @pytest.fixture
 def cli(deployed: DeployedWorkspace, capsys: pytest.CaptureFixture[str]) -> Cli:
     return Cli(deployed, capsys)
-
-
-def folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
 
 
 def history_length(deployed: DeployedWorkspace) -> int:
