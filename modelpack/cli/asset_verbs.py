@@ -15,16 +15,15 @@ from .asset_create import create_environment, create_model, package_file
 from .asset_edit import AssetEdit
 from .package_build import build_package
 from .pulumi_runner import PulumiRunner
-from .verb_support import add_action, emit, no_up_option, output_options
+from .verb_support import WorkspaceOption, add_action, emit, no_up_option, output_options
 from .workspace_assets import workspace_assets
 
-Options = Any
 MODEL_TYPES = ("custom_model", "mlflow_model")
 PACKAGE_COLUMNS = [("Name", "name"), ("Model", "model"), ("Image", "image")]
 ASSET_COLUMNS = [("Name", "name"), ("Version", "version"), ("File", "file")]
 
 
-def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> None:
+def add_verbs(verbs: argparse._SubParsersAction, workspace_option: WorkspaceOption) -> None:
     model = verbs.add_parser("model", help="az ml model: create, package")
     actions = model.add_subparsers(dest="model_verb", required=True, metavar="ACTION")
 

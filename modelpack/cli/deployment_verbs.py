@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from .apply import apply_edit, note
 from .az_args import parse_set
@@ -17,6 +16,7 @@ from .online_views import DEPLOYMENT_COLUMNS, Context, deployment_view
 from .outputs import load_outputs
 from .pulumi_runner import PulumiRunner
 from .verb_support import (
+    WorkspaceOption,
     add_action,
     confirm,
     delete_options,
@@ -29,8 +29,6 @@ from .verb_support import (
 )
 from .workspace_assets import workspace_assets
 
-Options = Any
-
 
 def _count(text: str) -> int:
     try:
@@ -39,7 +37,7 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> None:
+def add_verbs(verbs: argparse._SubParsersAction, workspace_option: WorkspaceOption) -> None:
     group = verbs.add_parser(
         "online-deployment",
         help="az ml online-deployment: show, list, get-logs, update, create, delete",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from .apply import apply_edit
 from .az_args import parse_set, parse_shares, shares_argument
@@ -15,6 +14,7 @@ from .online_edits import create_endpoint, delete_endpoint, find_endpoint, updat
 from .online_views import ENDPOINT_COLUMNS, Context, endpoint_view
 from .pulumi_runner import PulumiRunner
 from .verb_support import (
+    WorkspaceOption,
     add_action,
     confirm,
     delete_options,
@@ -26,10 +26,10 @@ from .verb_support import (
 )
 from .workspace_assets import workspace_assets
 
-Options = Any  # a function adding the workspace option to a parser
 
-
-def add_verbs(verbs: argparse._SubParsersAction, workspace_option: Options) -> Any:
+def add_verbs(
+    verbs: argparse._SubParsersAction, workspace_option: WorkspaceOption
+) -> argparse._SubParsersAction:
     """Add `online-endpoint` and its actions; returns its sub-parsers (for more actions)."""
     group = verbs.add_parser(
         "online-endpoint", help="az ml online-endpoint: show, list, update, create, delete"

@@ -6,6 +6,7 @@ the workspace's YAML says. A field the YAML changed but no `up` deployed yet app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from modelpack.assets import AssetFolder, DeploymentAsset, EndpointAsset
@@ -43,7 +44,7 @@ class Context:
     """None when the folder cannot be loaded (then only what runs is shown)."""
     statuses: dict[str, EndpointStatus]
     """Deployed endpoints, by name."""
-    shown: Any
+    shown: Path
     """The asset folder as messages name it."""
 
     def endpoint_asset(self, name: str) -> EndpointAsset | None:

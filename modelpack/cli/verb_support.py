@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from modelpack.assets import AssetFolderError
@@ -17,6 +18,9 @@ from .output_format import FORMATS, Column, render
 from .outputs import load_outputs
 from .pulumi_runner import PulumiRunner
 from .workspace_assets import WorkspaceAssets, workspace_assets
+
+WorkspaceOption = Callable[[argparse.ArgumentParser], None]
+"""Adds `-w/--workspace` to a verb's parser (cli/commands.py's, shared by every verb)."""
 
 
 def output_options(parser: argparse.ArgumentParser) -> None:
