@@ -3,12 +3,12 @@ models, environments, packages, endpoints and deployments as one graph."""
 
 import pulumi
 
-from components.model import auto_versions
 from components.promotion import PromotionError
 from components.settings import StackSettings
 from components.workspace_graph import build_graph
 from modelpack import names
 from modelpack.assets import AssetFolderError, SpecError, load_asset_folder
+from modelpack.providers.model_store import auto_versions
 
 settings = StackSettings.from_config()
 try:

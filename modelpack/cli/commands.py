@@ -13,6 +13,18 @@
     modelpack preview-summary [--output summary.md]  # Markdown of `pulumi preview`, for PRs
     modelpack touched-workspaces --base origin/main  # workspaces a change touches
 
+and the verbs of `az ml`, which edit the workspace's YAML (its asset folder stays the source of
+truth) and then `up` it, or with --no-up only edit; JSON output by default, -o table:
+
+    modelpack online-endpoint show|list|create|update|delete|invoke|get-credentials
+    modelpack online-endpoint update -n <e> --traffic "blue=90 green=10" [--mirror-traffic ...]
+    modelpack online-deployment show|list|get-logs|create|update|delete -e <endpoint> -n <d>
+    modelpack online-deployment update -e <e> -n <d> --instance-count 2   # or --set ...=2
+    modelpack online-deployment create -f <file> -e <e> [--package-model|--with-package]
+    modelpack model create --name <m> --path <p> --type custom_model|mlflow_model
+    modelpack model package --name <m> --version <v> --file package.yml  # build + push only
+    modelpack environment create -f <env.yml>
+
 Every verb takes `--workspace/-w` (default $MODELPACK_WORKSPACE, else dev); see cli/workspaces.py
 for how a workspace picks its backend and passphrase.
 """
@@ -26,8 +38,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from . import asset_verbs, deployment_verbs, endpoint_verbs, tokens
 from . import keys as keys_verbs
-from . import tokens
 from .changes import changed_files, shared_paths, stack_folders, touched_workspaces
 from .endpoints import (
     endpoint_key,
@@ -94,26 +106,35 @@ def build_parser() -> argparse.ArgumentParser:
             )
         sub.set_defaults(handler=_lifecycle, remove_stack=False)
 
-    sub = verbs.add_parser("invoke", help="send a request file to an endpoint, print the answer")
-    _workspace_option(sub)
-    _endpoint_option(sub)
-    sub.add_argument("-d", "--deployment-name", help="send to this deployment, whatever traffic")
-    sub.add_argument("-r", "--request-file", required=True, type=Path, help="JSON request body")
-    sub.add_argument("--timeout", type=float, default=90.0, help="seconds (default: 90)")
-    sub.set_defaults(handler=_invoke)
+    endpoint_actions = endpoint_verbs.add_verbs(verbs, _workspace_option)
+    deployment_verbs.add_verbs(verbs, _workspace_option)
+    asset_verbs.add_verbs(verbs, _workspace_option)
+    for group in (verbs, endpoint_actions):  # `modelpack invoke` = `online-endpoint invoke`
+        sub = group.add_parser("invoke", help="send a request file to an endpoint; its answer")
+        _workspace_option(sub)
+        _endpoint_option(sub)
+        sub.add_argument(
+            "-d",
+            "--deployment-name",
+            "--deployment",
+            help="send to this deployment, whatever traffic",
+        )
+        sub.add_argument("-r", "--request-file", required=True, type=Path, help="JSON body")
+        sub.add_argument("--timeout", type=float, default=90.0, help="seconds (default: 90)")
+        sub.set_defaults(handler=_invoke)
 
-    sub = verbs.add_parser(
-        "get-credentials", help="an endpoint's keys, or a short-lived token (aml_token)"
-    )
-    _workspace_option(sub)
-    _endpoint_option(sub)
-    sub.add_argument(
-        "--lifetime",
-        type=int,
-        default=tokens.DEFAULT_LIFETIME_S,
-        help=f"token lifetime in seconds (default: {tokens.DEFAULT_LIFETIME_S})",
-    )
-    sub.set_defaults(handler=_get_credentials)
+        sub = group.add_parser(
+            "get-credentials", help="an endpoint's keys, or a short-lived token (aml_token)"
+        )
+        _workspace_option(sub)
+        _endpoint_option(sub)
+        sub.add_argument(
+            "--lifetime",
+            type=int,
+            default=tokens.DEFAULT_LIFETIME_S,
+            help=f"token lifetime in seconds (default: {tokens.DEFAULT_LIFETIME_S})",
+        )
+        sub.set_defaults(handler=_get_credentials)
 
     keys = verbs.add_parser("keys", help="an endpoint's keys").add_subparsers(
         dest="keys_verb", required=True, metavar="ACTION"
