@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from modelpack.image_registry import RegistrySpec
+from tests.support.checkout import copy_checkout
 from tests.support.deployed import leftovers, short_id
 from tests.support.project import free_port
 from tests.support.small_workspace import PACKAGE, write_small_workspace
@@ -65,25 +66,6 @@ environment: azureml:{PACKAGE}@latest
 instance_type: Standard_F2s_v2
 instance_count: 1
 """
-
-
-def copy_checkout(destination: Path) -> Path:
-    """The working-tree files git knows of (tracked, and new ones not ignored): the code as it
-    is now, without .venv, .state or build outputs."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listing.split("\0")):
-        source = REPO / name
-        if not source.is_symlink() and not source.is_file():
-            continue  # deleted in the working tree, not yet committed
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target, follow_symlinks=False)
-    return destination
 
 
 def product_env(venv: Path) -> dict[str, str]:
