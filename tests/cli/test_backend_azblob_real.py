@@ -14,12 +14,9 @@ One stack in all (each real `up` costs 15-30 s here).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -31,10 +28,11 @@ from modelpack.cli.workspaces import backend_env_var, passphrase_env_var, resolv
 from modelpack.image_registry import RegistrySpec
 from tests.support.azurite import Azurite, running_azurite
 from tests.support.checkout import copy_checkout
+from tests.support.clones import ASSETS, clean_env, small_clone
 from tests.support.deployed import leftovers
 from tests.support.process_output import Output
 from tests.support.project import free_port
-from tests.support.small_workspace import ENDPOINT, REQUEST, write_small_endpoint
+from tests.support.small_workspace import ENDPOINT, REQUEST
 
 pytestmark = pytest.mark.real
 
@@ -48,65 +46,6 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     with running_azurite(tmp_path_factory.mktemp("azurite")) as instance:
         yield instance
     assert instance.process.poll() is not None, "Azurite still running"
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The caller's environment without any workspace, backend or passphrase choice, plus
-    `extra`."""
-    kept = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MODELPACK_BACKEND_URL_", "MODELPACK_PASSPHRASE_", "AZURE_"))
-        and key not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
-        and key != "PULUMI_CONFIG_PASSPHRASE_FILE"
-    }
-    return {**kept, **extra}
-
-
-@dataclass
-class Clone:
-    name: str
-    root: Path
-    env: dict[str, str]
-
-    def start(self, *args: str) -> Output:
-        process = subprocess.Popen(
-            ["modelpack", *args],
-            cwd=self.root,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        return Output(process)
-
-    def run(self, *args: str, timeout_s: float = 900) -> tuple[int, str, float]:
-        """(exit code, output, seconds) of `modelpack <args>` in this clone."""
-        started = time.monotonic()
-        code, output = self.start(*args).finish(timeout_s)
-        seconds = time.monotonic() - started
-        print(f"[{self.name}] modelpack {' '.join(args)}: exit {code} in {seconds:.1f} s")
-        return code, output, seconds
-
-    def ok(self, *args: str) -> tuple[str, float]:
-        code, output, seconds = self.run(*args)
-        assert code == 0, f"[{self.name}] modelpack {' '.join(args)} exited {code}:\n{output}"
-        return output, seconds
-
-    def pulumi(self, *args: str, ws: str) -> str:
-        """Plain pulumi against the workspace's backend, as a user of this clone would run it."""
-        env = {**self.env, "PULUMI_BACKEND_URL": self.env[backend_env_var(ws)]}
-        env["PULUMI_CONFIG_PASSPHRASE"] = self.env[passphrase_env_var(ws)]
-        result = subprocess.run(
-            ["pulumi", *args, "--stack", ws, "--non-interactive"],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, f"pulumi {' '.join(args)}:\n{result.stderr}"
-        return result.stdout
 
 
 def wait_for_lock(azurite: Azurite, container: str, holder: Output, timeout_s: float) -> None:
@@ -189,19 +128,14 @@ def test_two_clones_share_a_workspace_through_azurite(tmp_path: Path, azurite: A
     # The stack file both clones have, as committed: a relative asset folder in the clone.
     stack_file = (
         "config:\n"
-        "  modelpack:assets: team-assets\n"
+        f"  modelpack:assets: {ASSETS}\n"
         f"  modelpack:stateDir: {shared_state}\n"
         '  modelpack:routerPort: "0"\n'
         f'  modelpack:registryPort: "{registry_port}"\n'
     )
-    clones = []
-    for name in ("a", "b"):
-        root = copy_checkout(tmp_path / f"clone-{name}")
-        write_small_endpoint(root / "team-assets")
-        (root / "stacks" / f"Pulumi.{ws}.yaml").write_text(stack_file)
-        clones.append(Clone(name, root, env))
+    clones = [small_clone(tmp_path / f"clone-{n}", n, ws, stack_file, env) for n in ("a", "b")]
     a, b = clones
-    request = str(a.root / "team-assets" / "request.json")
+    request = str(a.root / ASSETS / "request.json")
 
     try:
         # Two ups at once, one after the other has the lock: B fails with Pulumi's message.
