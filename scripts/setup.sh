@@ -113,6 +113,29 @@ for plugin in pulumi-language-python pulumi-resource-pulumi-python; do
 done
 done_step "console scripts of modelpack in .venv/bin"
 
+# --- Azurite ---------------------------------------------------------------------------------
+# Azure's blob storage emulator, from npm, pinned by tools/azurite/package-lock.json: the blob
+# service behind the shared `azblob://` state backend of the tests (tests/support/azurite.py
+# starts and stops an instance per test module; nothing is left running).
+begin "Azurite (Azure blob storage emulator, npm, tools/azurite)" \
+    "npm ci failed: see $LOG_DIR/azurite.log; check that the npm registry answers (npm view azurite version)."
+azurite_dir="$MODELPACK_CACHE/azurite"
+azurite_want=$(cat "$ROOT/tools/azurite/package.json" "$ROOT/tools/azurite/package-lock.json" | sha256sum | cut -d' ' -f1)
+azurite_stamp="$azurite_dir/.modelpack-lock"
+if [[ -x "$azurite_dir/node_modules/.bin/azurite-blob" && -f "$azurite_stamp" \
+    && "$(cat "$azurite_stamp")" == "$azurite_want" ]]; then
+    done_step "cached at $azurite_dir ($("$azurite_dir/node_modules/.bin/azurite-blob" --version))"
+else
+    command -v npm >/dev/null || apt_install nodejs npm >/dev/null
+    mkdir -p "$azurite_dir"
+    cp "$ROOT/tools/azurite/package.json" "$ROOT/tools/azurite/package-lock.json" "$azurite_dir/"
+    # flock: other checkouts on this machine share the folder.
+    (cd "$azurite_dir" && flock "$azurite_dir.lock" npm ci --no-audit --no-fund --loglevel=error) \
+        >"$LOG_DIR/azurite.log" 2>&1
+    echo "$azurite_want" >"$azurite_stamp"
+    done_step "installed azurite $("$azurite_dir/node_modules/.bin/azurite-blob" --version) into $azurite_dir"
+fi
+
 # --- base images -----------------------------------------------------------------------------
 begin "base images (${BASE_IMAGES[*]})" \
     "building the base image failed: see $LOG_DIR/base-image.log (mmdebstrap needs Debian's mirror)."

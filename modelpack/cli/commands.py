@@ -55,7 +55,12 @@ from .outputs import load_outputs
 from .preview_summary import parse_preview, render_markdown
 from .promote import promote, release_registry
 from .pulumi_runner import LIFECYCLE_VERBS, PulumiRunner
-from .workspaces import DEFAULT_WORKSPACE, resolve_passphrase, resolve_workspace
+from .workspaces import (
+    DEFAULT_WORKSPACE,
+    passphrase_env_var,
+    resolve_passphrase,
+    resolve_workspace,
+)
 
 Handler = Callable[[argparse.Namespace, PulumiRunner], int]
 
@@ -295,6 +300,8 @@ def _workspace(args: argparse.Namespace, runner: PulumiRunner) -> int:
         known = passphrase.source
     elif exists:
         known = f"unknown: set PULUMI_CONFIG_PASSPHRASE or write {workspace.passphrase_file}"
+    elif workspace.local_backend_dir is None:
+        known = f"none: set {passphrase_env_var(workspace.name)} (a shared backend's passphrase)"
     else:
         known = f"none yet (up generates {workspace.passphrase_file})"
     print(f"passphrase:   {known}")

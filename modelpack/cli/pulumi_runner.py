@@ -23,12 +23,14 @@ import yaml
 
 from modelpack import names
 
+from .backends import check_backend, explain_failure
 from .errors import CliError
 from .workspaces import (
     PASSPHRASE_ENV,
     PASSPHRASE_FILE_ENV,
     Passphrase,
     Workspace,
+    passphrase_env_var,
     resolve_passphrase,
 )
 
@@ -55,6 +57,7 @@ def tool_env(environ: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     env.setdefault("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
+    env.setdefault("PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "true")
     return env
 
 
@@ -76,6 +79,7 @@ class PulumiRunner:
         self.environ = tool_env(os.environ if environ is None else environ)
         self.out = out or sys.stdout
         self._passphrase: Passphrase | None = None
+        self._backend_checked = False
 
     # --- environment -------------------------------------------------------------------------
 
@@ -108,9 +112,14 @@ class PulumiRunner:
         return env
 
     def passphrase(self, create: bool = False) -> Passphrase:
-        """The workspace's passphrase; with `create` a new one may be generated (first init)."""
+        """The workspace's passphrase; with `create` a new one may be generated (first init),
+        in the clone's `.state/<ws>/passphrase`: only for a local backend, since the other
+        users of a shared one could not read it."""
         if self._passphrase is None:
-            found = resolve_passphrase(self.workspace, self.environ, create=create)
+            shared = self.workspace.local_backend_dir is None
+            found = resolve_passphrase(self.workspace, self.environ, create=create and not shared)
+            if found is None and shared:
+                raise self.shared_passphrase_error()
             if found is None:
                 if not self.stack_exists():
                     raise self.missing_stack_error()
@@ -129,6 +138,24 @@ class PulumiRunner:
             self._passphrase = found
         return self._passphrase
 
+    def shared_passphrase_error(self) -> CliError:
+        return CliError(
+            f"workspace '{self.ws}' keeps its state in {self.workspace.backend_url} "
+            f"(backend: {self.workspace.backend_source}), shared with other clones, and no "
+            "passphrase for its secrets is set: one generated here would be known to this clone "
+            "only",
+            f"set {passphrase_env_var(self.ws)} (or {PASSPHRASE_FILE_ENV} to a file every clone "
+            f"reads) to the workspace's passphrase, the same for everyone, or write it to "
+            f"{self.workspace.passphrase_file} (chmod 600)",
+        )
+
+    def check_backend(self) -> None:
+        """Refuse, before the first pulumi process, a backend pulumi could not reach
+        (cli/backends.py); file backends need nothing."""
+        if not self._backend_checked:
+            check_backend(self.workspace.backend_url, self.environ)
+            self._backend_checked = True
+
     # --- running -----------------------------------------------------------------------------
 
     def _command(self, args: Sequence[str], stack: bool) -> list[str]:
@@ -141,6 +168,7 @@ class PulumiRunner:
         self, *args: str, stack: bool = True, secrets: bool = True, check: bool = True
     ) -> PulumiResult:
         """Run pulumi and collect its output; raise CliError on failure when `check`."""
+        self.check_backend()
         env = self.env(self.passphrase() if secrets else None)
         completed = subprocess.run(
             self._command(args, stack),
@@ -156,6 +184,7 @@ class PulumiRunner:
 
     def stream(self, *args: str) -> tuple[int, str]:
         """Run pulumi with its output printed as it comes; (exit code, last lines)."""
+        self.check_backend()
         self.workspace.ensure_backend()
         process = subprocess.Popen(
             self._command(args, stack=True),
@@ -178,6 +207,9 @@ class PulumiRunner:
         command = "pulumi " + " ".join(args)
         text = output.strip()
         source = self._passphrase.source if self._passphrase else "nowhere"
+        explained = explain_failure(self.workspace.backend_url, self.environ, text)
+        if explained is not None:
+            return explained
         if "incorrect passphrase" in text or "failed to decrypt" in text:
             return CliError(
                 f"{command} (stack '{self.ws}'): the passphrase is not the one the stack was "
@@ -279,6 +311,9 @@ class PulumiRunner:
         return result.returncode, document
 
     def _lifecycle_failure(self, verb: str, code: int, tail: str) -> CliError:
+        explained = explain_failure(self.workspace.backend_url, self.environ, tail)
+        if explained is not None:
+            return explained
         if "incorrect passphrase" in tail or "failed to decrypt" in tail:
             return self._failure([verb], code, tail)
         if "the stack is currently locked" in tail:

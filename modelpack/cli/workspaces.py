@@ -24,7 +24,9 @@ Secrets passphrase, one per workspace: `MODELPACK_PASSPHRASE_<WS>` (named like t
 variable) when set, else `PULUMI_CONFIG_PASSPHRASE` or `PULUMI_CONFIG_PASSPHRASE_FILE` when the
 user set one. Otherwise `.state/<ws>/passphrase` (`.state/` is gitignored): read when it exists,
 generated once (random, mode 600) when the workspace's stack is first created, and handed to
-pulumi as `PULUMI_CONFIG_PASSPHRASE_FILE`.
+pulumi as `PULUMI_CONFIG_PASSPHRASE_FILE`. It is generated only for a local (`file://`) backend:
+a shared one (`azblob://`, `s3://`) needs a passphrase every clone knows, so the runner asks for
+one instead (cli/pulumi_runner.py); cli/backends.py checks what an azblob backend needs.
 """
 
 from __future__ import annotations

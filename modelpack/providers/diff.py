@@ -33,9 +33,12 @@ def diff_inputs(
     *,
     replace: Collection[str] | str = ALL,
     delete_before_replace: bool = False,
+    where_from: Collection[str] = (),
 ) -> DiffResult:
-    """Every changed input is a change; those in `replace` (or all, with ALL) replace."""
-    changed = changed_inputs(args_type, olds, news)
+    """Every changed input is a change; those in `replace` (or all, with ALL) replace.
+    Inputs in `where_from` only say where content is read from (a path in the checkout, which
+    differs between clones sharing a workspace): a change of them alone is no change."""
+    changed = [name for name in changed_inputs(args_type, olds, news) if name not in where_from]
     replaces = changed if replace == ALL else [name for name in changed if name in replace]
     return DiffResult(
         changes=bool(changed),

@@ -77,10 +77,15 @@ class ModelVersionProvider(ResourceProvider):
         return CreateResult(f"{props['name']}:{props['version']}:{owner}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Where the content came from, and its type, are recorded; anything else is another
-        # registration.
+        # The type is recorded; anything else but the source path is another registration.
+        # The source is where this checkout holds the content, which the content hash already
+        # stands for: another clone of the workspace (its own path) changes nothing.
         return diff_inputs(
-            ModelVersionArgs, olds, news, replace=("name", "version", "content_hash", "path")
+            ModelVersionArgs,
+            olds,
+            news,
+            replace=("name", "version", "content_hash", "path"),
+            where_from=("source",),
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

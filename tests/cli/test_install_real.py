@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from modelpack.image_registry import RegistrySpec
+from tests.support.checkout import copy_checkout
 from tests.support.deployed import leftovers, short_id
 from tests.support.project import free_port
-from tests.support.small_workspace import PACKAGE, write_small_workspace
+from tests.support.small_workspace import ENDPOINT, REQUEST, write_small_endpoint
 
 pytestmark = pytest.mark.real
 
@@ -48,42 +49,6 @@ PLUGINS = {
 }
 # Top-level names that were once installed, or are the project's checkout: none may be.
 NOT_INSTALLED = ("components", "spec", "cli", "inference", "router", "tests", "tools")
-ENDPOINT = "small-online"
-REQUEST = '{"data": [[1, 2]]}'
-ENDPOINT_YAML = f"""\
-$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
-name: {ENDPOINT}
-auth_mode: key
-traffic:
-  blue: 100
-"""
-DEPLOYMENT_YAML = f"""\
-$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
-name: blue
-endpoint_name: {ENDPOINT}
-environment: azureml:{PACKAGE}@latest
-instance_type: Standard_F2s_v2
-instance_count: 1
-"""
-
-
-def copy_checkout(destination: Path) -> Path:
-    """The working-tree files git knows of (tracked, and new ones not ignored): the code as it
-    is now, without .venv, .state or build outputs."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listing.split("\0")):
-        source = REPO / name
-        if not source.is_symlink() and not source.is_file():
-            continue  # deleted in the working tree, not yet committed
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target, follow_symlinks=False)
-    return destination
 
 
 def product_env(venv: Path) -> dict[str, str]:
@@ -167,10 +132,7 @@ def test_pip_install_then_modelpack_up_from_the_checkout(tmp_path: Path) -> None
 
     # A workspace of the copied checkout, deploying a small asset folder.
     ws = f"inst{short_id()}"  # unique: it names containers, networks and images
-    assets = write_small_workspace(tmp_path / "assets")
-    (assets / "endpoint.yml").write_text(ENDPOINT_YAML)
-    (assets / "blue.yml").write_text(DEPLOYMENT_YAML)
-    (assets / "request.json").write_text(REQUEST)
+    assets = write_small_endpoint(tmp_path / "assets")
     registry_port = free_port()
     (checkout / "stacks" / f"Pulumi.{ws}.yaml").write_text(
         "config:\n"

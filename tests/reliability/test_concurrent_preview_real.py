@@ -9,7 +9,6 @@ the up is still copying or sending it.
 from __future__ import annotations
 
 import subprocess
-import threading
 from pathlib import Path
 
 import docker
@@ -17,6 +16,7 @@ import pytest
 
 from modelpack.assets import load_asset_folder
 from tests.support.deployed import deployed_workspace
+from tests.support.process_output import Output
 from tests.support.small_workspace import PACKAGE, SCORE, write_small_workspace
 
 pytestmark = pytest.mark.real
@@ -33,38 +33,6 @@ def start(stack, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-class Output:
-    """Every line of a process's output, read as it comes; `wait_for` a line holding a text."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.process, self.lines = process, []
-        self.changed = threading.Condition()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            with self.changed:
-                self.lines.append(line)
-                self.changed.notify_all()
-        with self.changed:
-            self.lines.append(None)
-            self.changed.notify_all()
-
-    def wait_for(self, text: str, timeout_s: float) -> bool:
-        def seen() -> bool:
-            return any(line is None or text in line for line in self.lines)
-
-        with self.changed:
-            self.changed.wait_for(seen, timeout_s)
-            return any(line is not None and text in line for line in self.lines)
-
-    def finish(self, timeout_s: float = 900) -> tuple[int, str]:
-        code = self.process.wait(timeout_s)
-        self.thread.join(timeout_s)
-        return code, "".join(line for line in self.lines if line is not None)
 
 
 def test_preview_during_an_up_leaves_the_ups_build_folders_alone(tmp_path: Path) -> None:
