@@ -10,10 +10,13 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from components.deployment import check_deployments
 from modelpack import names
-from modelpack.assets import AssetFolderError
+from modelpack.assets import AssetFolderError, load_asset_folder
 from modelpack.builds.layout import USER_ID
+from modelpack.targets.kubernetes.target import KubernetesTarget
 from tests.support.graph_mocks import all_declared, declare
+from tests.support.project import copy_example_assets
 
 ENDPOINT = "sklearn-regression-online"
 COLLECTOR = """
@@ -104,15 +107,11 @@ def test_endpoints_without_it_have_no_isolated_network(tmp_path: Path, monkeypat
     return all_declared(graph).apply(check)
 
 
-def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path, monkeypatch):
+def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path):
+    folder = copy_example_assets(tmp_path / "assets")
+    (folder / "green.yml").write_text((folder / "green.yml").read_text() + NO_EGRESS)
     with pytest.raises(AssetFolderError) as raised:
-        declare(
-            tmp_path,
-            monkeypatch,
-            target="kubernetes",
-            node_pools={"Standard_DS3_v2": 1},
-            appended={"green.yml": NO_EGRESS},
-        )
+        check_deployments(load_asset_folder(folder), KubernetesTarget)
     message = str(raised.value)
     assert "green.yml" in message
     assert "egress_public_network_access" in message
