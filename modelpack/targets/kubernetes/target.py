@@ -49,6 +49,7 @@ from .workloads import (
     autoscaler_spec,
     deployment_spec,
     hardened_container,
+    owning_container,
     pod_template,
     probe,
     resources,
@@ -218,7 +219,7 @@ class KubernetesTarget:
         deployment_name = spec.labels[names.LABEL_DEPLOYMENT]
         name = object_name(endpoint, deployment_name)
         labels = {**spec.labels, WORKLOAD_LABEL: name}
-        volumes, volume_mounts = [], []
+        volumes, volume_mounts, stores = [], [], []
         for index, mount in enumerate(spec.mounts):
             # Every node of this cluster shares the host's files; a store is made when missing.
             kind = "DirectoryOrCreate" if mount.owner else "Directory"
@@ -232,6 +233,8 @@ class KubernetesTarget:
                     "read_only": mount.read_only,
                 }
             )
+            if mount.owner:
+                stores.append((f"mount-{index}", mount.target, mount.owner))
         port = spec.readiness.port
         container = hardened_container(
             "server",
@@ -250,6 +253,7 @@ class KubernetesTarget:
             labels,
             container,
             stop_grace_s=spec.stop_grace_s,
+            init_containers=[owning_container(spec.image, stores)] if stores else None,
             volumes=volumes,
             node_selector=node_selector,
             node_loss_toleration_s=self.node_loss_toleration_s,

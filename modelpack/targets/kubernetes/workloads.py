@@ -107,11 +107,42 @@ def hardened_container(
     return container
 
 
+def owning_container(
+    image: pulumi.Input[str], stores: list[tuple[str, str, int]]
+) -> dict[str, Any]:
+    """An init container that gives each writable store (volume name, mount path, user id) to
+    the user the server runs as: a hostPath folder the kubelet creates belongs to root. It runs
+    as root with no capability but CHOWN, with the package's own Python."""
+    return {
+        "name": "own-stores",
+        "image": image,
+        "image_pull_policy": "IfNotPresent",
+        "command": [
+            "python3",
+            "-c",
+            "import os, sys\n"
+            "for path, user in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+            "    os.chown(path, int(user), int(user))",
+            *[part for _, path, owner in stores for part in (path, str(owner))],
+        ],
+        "volume_mounts": [{"name": name, "mount_path": path} for name, path, _ in stores],
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+            "privileged": False,
+            "read_only_root_filesystem": True,
+            "run_as_user": 0,
+            "run_as_non_root": False,
+        },
+    }
+
+
 def pod_template(
     labels: dict[str, str],
     container: dict[str, Any],
     *,
     stop_grace_s: int,
+    init_containers: list[dict[str, Any]] | None = None,
     volumes: list[dict[str, Any]] | None = None,
     annotations: pulumi.Input[dict[str, str]] | None = None,
     fs_group: int | None = None,
@@ -130,6 +161,7 @@ def pod_template(
         "metadata": metadata,
         "spec": {
             "containers": [container],
+            **({"init_containers": init_containers} if init_containers else {}),
             "automount_service_account_token": False,
             "enable_service_links": False,
             "security_context": security,

@@ -17,6 +17,7 @@ import numpy
 import pytest
 from kubernetes import client
 
+from modelpack import names
 from modelpack.cli import keys
 from modelpack.cli.endpoints import endpoint_statuses, invoke, render_statuses
 from modelpack.cli.logs import replica_logs
@@ -70,6 +71,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory):
     (workspace / "green.yml").write_text(
         (workspace / "green.yml").read_text()
         + "resources:\n  requests: {cpu: 250m, memory: 256Mi}\n  limits: {cpu: '1', memory: 1Gi}\n"
+        # Green records what it is asked and answers, into the workspace's store on the host.
+        + "data_collector:\n  collections:\n    model_inputs: {enabled: 'True'}\n"
+        + "    model_outputs: {enabled: 'True'}\n"
     )
     name = f"k8s{uuid.uuid4().hex[:6]}"
     stack = modelpack_stack(
@@ -157,6 +161,30 @@ def test_each_deployment_is_a_hardened_deployment_with_its_instance_type(
     (container,) = green.spec.template.spec.containers
     assert container.resources.requests == {"cpu": "250m", "memory": "256Mi"}
     assert container.resources.limits == {"cpu": "1", "memory": "1Gi"}
+
+
+def test_green_collects_its_inputs_and_outputs_into_the_workspace_store(
+    deployed: Deployed,
+) -> None:
+    with httpx.Client() as http:
+        answers = [deployed.score(http, **{"azureml-model-deployment": "green"}) for _ in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20
+    wanted = {a.headers["x-request-id"] for a in answers}
+    store = deployed.stack.project_dir.parent / "state" / names.DATA_COLLECTOR_FOLDER
+    folder = store / ENDPOINT / "green"
+
+    def collected(collection: str) -> set[str]:
+        return {
+            json.loads(line)["correlationid"]
+            for path in (folder / collection).rglob("*.jsonl")
+            for line in path.read_text().splitlines()
+        }
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not wanted <= collected("model_outputs"):
+        time.sleep(0.2)
+    assert wanted <= collected("model_inputs")
+    assert wanted <= collected("model_outputs")
 
 
 def test_split_follows_traffic_within_three_points(deployed: Deployed) -> None:
