@@ -133,6 +133,14 @@ def _data_collection(asset: DeploymentAsset, store: Path) -> tuple[dict[str, str
     return env, [mount]
 
 
+def _network(asset: DeploymentAsset, endpoint: Endpoint) -> pulumi.Output[str]:
+    """The endpoint's network, or its isolated one for a deployment with egress disabled."""
+    if asset.egress:
+        return endpoint.network
+    assert endpoint.isolated_network is not None, "the endpoint was declared without one"
+    return endpoint.isolated_network
+
+
 def _autoscale(asset: DeploymentAsset) -> Autoscale | None:
     settings = asset.autoscale
     if settings is None:
@@ -209,9 +217,7 @@ class Deployment(pulumi.ComponentResource):
                 count=asset.instance_count,
                 env=env,
                 labels=labels,
-                network=args.endpoint.network
-                if asset.egress
-                else args.endpoint.isolated_network or args.endpoint.network,
+                network=_network(asset, args.endpoint),
                 mounts=mounts,
                 cpus=limits.cpus,
                 memory_mb=limits.memory_mb,
@@ -225,7 +231,6 @@ class Deployment(pulumi.ComponentResource):
                 liveness=_probe(layout.port, liveness_path, asset.liveness_probe)
                 if liveness_path
                 else None,
-                egress=asset.egress,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -119,9 +119,6 @@ class ReplicaSet:
     liveness: Probe | None = None
     """A replica failing this is restarted (targets without probes of their own supervise
     liveness inside the replica: the server's WORKER_TIMEOUT)."""
-    egress: bool = True
-    """False (`egress_public_network_access: disabled`): no route out of the endpoint's
-    network; `network` is then the endpoint's isolated network, where the target has one."""
 
 
 @dataclass(frozen=True)
@@ -218,8 +215,8 @@ class Target(Protocol):
     error before anything is declared)."""
     balanced_servers: bool
     isolates_egress: bool
-    """Whether `ReplicaSet.egress` False is honoured (else a deployment asking for it is an
-    error before anything is declared)."""
+    """Whether `network(isolated=True)` gives a network with no way out (else a deployment
+    with egress disabled is an error before anything is declared)."""
     """Whether `Replicas.servers` are balancers over the replicas (a Kubernetes Service)
     rather than the replicas themselves."""
 

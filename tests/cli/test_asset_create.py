@@ -9,7 +9,7 @@ import pytest
 
 from modelpack.cli.asset_create import create_environment, create_model, package_file
 from modelpack.cli.errors import CliError
-from tests.support.asset_workspace import example_workspace
+from tests.support.asset_workspace import commit, example_workspace
 
 SPEC = """\
 $schema: http://azureml/sdk-2-0/ModelVersionPackage.json
@@ -25,13 +25,6 @@ inferencing_server:
 model_configuration:
     mode: copy
 """
-
-
-def commit(ws, edit):
-    """Check the edit, write it, and load the folder as written."""
-    edit.validate(ws.load)
-    edit.commit()
-    return ws.load()
 
 
 def test_a_model_from_outside_is_copied_in_keeping_its_name(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from modelpack.cli.online_edits import (
     update_deployment,
     update_endpoint,
 )
-from tests.support.asset_workspace import example_workspace, folder_bytes
+from tests.support.asset_workspace import commit, example_workspace, folder_bytes
 
 EP = "sklearn-regression-online"
 OUTSIDE_DEPLOYMENT = """\
@@ -32,13 +32,6 @@ code_configuration:
 instance_type: Standard_DS3_v2
 instance_count: 1
 """
-
-
-def commit(ws, edit):
-    """Check the edit, write it, and load the folder as written."""
-    edit.validate(ws.load)
-    edit.commit()
-    return ws.load()
 
 
 def test_traffic_update_sets_the_whole_table_as_az_does(tmp_path: Path) -> None:

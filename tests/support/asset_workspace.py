@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelpack.assets import AssetFolder
+from modelpack.cli.asset_edit import AssetEdit
 from modelpack.cli.workspace_assets import WorkspaceAssets
 
 from .project import copy_example_assets
@@ -20,6 +22,13 @@ def example_workspace(tmp_path: Path) -> WorkspaceAssets:
         model_store=tmp_path / "state" / "models",
         config_file=tmp_path / "Pulumi.t.yaml",
     )
+
+
+def commit(ws: WorkspaceAssets, edit: AssetEdit) -> AssetFolder:
+    """Check the edit, write it, and load the folder as written."""
+    edit.validate(ws.load)
+    edit.commit()
+    return ws.load()
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
