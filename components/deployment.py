@@ -97,14 +97,26 @@ def check_deployments(assets: AssetFolder, target: Target) -> None:
                     "take their route out away yet: use enabled, or deploy to the other target",
                 )
             )
-        if asset.data_collection is not None and asset.package.server_type != "azureml_online":
+        server = asset.package.server_type
+        if not asset.egress and server != "azureml_online":
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "egress_public_network_access",
+                    f"disabled is enforced by the inference server that packages inject (it "
+                    f"deletes the replica's route out as it starts); package "
+                    f"{asset.package.name} runs its own server ({server}), which cannot: use "
+                    "enabled, or package with azureml_online",
+                )
+            )
+        if asset.data_collection is not None and server != "azureml_online":
             errors.append(
                 SpecError(
                     asset.file,
                     "data_collector",
                     f"is recorded by the inference server that packages inject; package "
-                    f"{asset.package.name} runs its own server ({asset.package.server_type}), "
-                    "which cannot: remove data_collector, or package with azureml_online",
+                    f"{asset.package.name} runs its own server ({server}), which cannot: remove "
+                    "data_collector, or package with azureml_online",
                 )
             )
     if errors:
@@ -231,6 +243,7 @@ class Deployment(pulumi.ComponentResource):
                 liveness=_probe(layout.port, liveness_path, asset.liveness_probe)
                 if liveness_path
                 else None,
+                egress=asset.egress,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from . import __version__, logs, supervisor
+from . import __version__, egress, logs, supervisor
 from .settings import Settings, SettingsError
 
 logger = logging.getLogger("inference.cli")
@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    if settings.egress is not None:
+        try:
+            egress.disable_egress(settings.egress)
+        except egress.EgressError as exc:
+            logger.critical("egress is disabled, but %s", exc)
+            return 1
     logger.info(
         "inference server %s starting",
         __version__,

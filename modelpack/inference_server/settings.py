@@ -81,10 +81,22 @@ Data collection (a deployment's ``data_collector``; see ``inference.data_collect
     The records' ``source`` (``/endpoints/<endpoint>/deployments/<deployment>``).
 ``DATA_COLLECTION_QUEUE_RECORDS``, ``DATA_COLLECTION_QUEUE_BYTES``
     Bounds of the sampled requests waiting to be written; default 10,000 and 64 MiB.
+
+No egress (a deployment's ``egress_public_network_access: disabled``; see ``inference.egress``):
+
+``EGRESS_DISABLED``
+    ``true``: delete the replica's default routes before serving. The server must start as
+    root with ``NET_ADMIN``, ``SETUID`` and ``SETGID``; it then becomes ``SERVER_USER_ID``.
+``SERVER_USER_ID``
+    The user the server becomes once the routes are gone (required with ``EGRESS_DISABLED``).
+``EGRESS_ALLOWED_NETWORKS``
+    Comma-separated IPv4 networks still reached through the removed route's gateway (a
+    cluster's pod network, whose routers call the replica from other nodes).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -108,6 +120,28 @@ DEFAULT_COLLECTION_QUEUE_BYTES = 64 * 1024 * 1024
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class EgressSettings:
+    """How a replica without egress takes its route out away (``EGRESS_*``)."""
+
+    user_id: int
+    allowed_networks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EgressSettings | None:
+        if (env.get("EGRESS_DISABLED") or "").strip().lower() != "true":
+            return None
+        if not (env.get("SERVER_USER_ID") or "").strip():
+            raise SettingsError("EGRESS_DISABLED needs SERVER_USER_ID, the user to serve as")
+        networks = []
+        for raw in _names(env.get("EGRESS_ALLOWED_NETWORKS") or ""):
+            try:
+                networks.append(str(ipaddress.IPv4Network(raw)))
+            except ValueError as exc:
+                raise SettingsError(f"EGRESS_ALLOWED_NETWORKS: {exc}") from None
+        return cls(_int(env, "SERVER_USER_ID", 0, minimum=1), tuple(networks))
 
 
 @dataclass(frozen=True)
@@ -185,6 +219,7 @@ class Settings:
     service_version: str = "1.0"
     service_path_prefix: str = ""
     data_collection: CollectionSettings | None = None
+    egress: EgressSettings | None = None
 
     @classmethod
     def from_env(
@@ -222,6 +257,7 @@ class Settings:
             service_version=env.get("SERVICE_VERSION") or "1.0",
             service_path_prefix=env.get("SERVICE_PATH_PREFIX") or "",
             data_collection=CollectionSettings.from_env(env),
+            egress=EgressSettings.from_env(env),
         )
 
     def entry_script_path(self) -> str | None:

@@ -119,6 +119,9 @@ class ReplicaSet:
     liveness: Probe | None = None
     """A replica failing this is restarted (targets without probes of their own supervise
     liveness inside the replica: the server's WORKER_TIMEOUT)."""
+    egress: bool = True
+    """False: the replicas run on the endpoint's isolated network, and their server deletes
+    their route out as it starts (the target gives it what that takes: `targets.egress`)."""
 
 
 @dataclass(frozen=True)

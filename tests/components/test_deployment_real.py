@@ -6,8 +6,9 @@ workspace's store, and disabled egress.
 - ro collects into a store that refuses writes (a read-only tmpfs mounted where its folder
   goes): every request answers 200, and its replica counts the dropped records;
 - green has `egress_public_network_access: disabled`: its replica is only on the endpoint's
-  internal network and cannot reach a listener that the test runs in a network namespace of
-  its own, which blue's replica reaches; the endpoint's router still reaches green.
+  internal network, has no default route (after a restart too), and cannot reach a listener
+  that the test runs in a network namespace of its own, which blue's replica reaches; the
+  endpoint's router still reaches green.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 import pytest
 
 from modelpack import names
+from modelpack.builds.layout import USER_ID
 from tests.support.deployed import DeployedWorkspace, deployed_workspace
 from tests.support.endpoint_client import EndpointClient
 from tests.support.project import DEPLOYMENT, PORTABLE_PACKAGE, copy_portable_assets
@@ -60,6 +62,10 @@ try:
     print("connected")
 except OSError as error:
     print(f"refused: {{error}}")
+"""
+READY = """
+import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:5001/readyz").status)
 """
 METRICS = """
 import urllib.request
@@ -150,6 +156,11 @@ def replica(stack: DeployedWorkspace, deployment: str):
     return container
 
 
+def ready(container) -> bool:
+    result = container.exec_run(["python3", "-c", READY])
+    return result.exit_code == 0 and result.output.decode().strip() == "200"
+
+
 def exec_python(container, source: str) -> str:
     result = container.exec_run(["python3", "-c", source])
     assert result.exit_code == 0, result.output.decode()
@@ -229,15 +240,45 @@ def test_a_read_only_store_answers_200_and_counts_the_dropped_records(deployed):
     assert sum(dropped) > 0, metrics
 
 
+def default_routes(container) -> list[str]:
+    """The container's IPv4 routes to anywhere, from /proc/net/route (no `ip` in images)."""
+    table = exec_python(container, "print(open('/proc/net/route').read())")
+    return [line for line in table.splitlines()[1:] if line.split()[1:2] == ["00000000"]]
+
+
+def server_identity(container) -> tuple[str, str]:
+    """(real uid, effective capabilities) of the replica's server, process 1."""
+    status = exec_python(container, "print(open('/proc/1/status').read())")
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return fields["Uid"].split()[0], fields["CapEff"].strip()
+
+
 def test_disabled_egress_leaves_no_way_out(deployed):
     green, blue = replica(deployed, "green"), replica(deployed, "blue")
     isolated = f"mp-{deployed.name}-{ENDPOINT}-isolated"
     assert list(green.attrs["NetworkSettings"]["Networks"]) == [isolated]
     network = docker.from_env().networks.get(isolated)
     assert network.attrs["Internal"] is True
-    # Docker 20.10 still gives containers of an internal network a default route, to a
-    # gateway whose traffic its isolation rules drop: a connection out fails all the same.
+    # Docker gives containers of an internal network a default route too; green's server
+    # deleted it as it started, then gave up root and every capability.
+    assert default_routes(green) == []
+    assert default_routes(blue) != []
+    assert server_identity(green) == (str(USER_ID), "0000000000000000")
     assert exec_python(green, CONNECT).startswith("refused"), "green reached the listener"
     assert exec_python(blue, CONNECT).strip() == "connected"
     # The router still reaches green.
+    assert [a.status_code for a in score(deployed, "green", 5)] == [200] * 5
+
+
+def test_disabled_egress_survives_a_restart(deployed):
+    """Docker puts the default route back when it restarts a container: the server deletes
+    it again on every start."""
+    green = replica(deployed, "green")
+    green.restart(timeout=10)
+    deadline = time.monotonic() + 60
+    while not ready(green):
+        assert time.monotonic() < deadline, "green is not ready a minute after its restart"
+        time.sleep(0.5)
+    assert default_routes(green) == []
+    assert server_identity(green) == (str(USER_ID), "0000000000000000")
     assert [a.status_code for a in score(deployed, "green", 5)] == [200] * 5

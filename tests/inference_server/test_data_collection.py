@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,7 +97,13 @@ def test_half_of_1000_requests_recorded_and_joined_by_request_id(
         text = server.client.get("/metrics").text
         return metric(text, "inference_data_collection_records_total")
 
-    wait_until(lambda: written() >= 4 * 500 - 4 * int(workers), 10, "records written")
+    def settled() -> bool:
+        """Enough written, and the writers done: the count no longer moves."""
+        before = written()
+        time.sleep(0.2)
+        return before >= 4 * 500 - 4 * int(workers) and written() == before
+
+    wait_until(settled, 10, "records written")
     inputs = dict(records(folder, "model_inputs"))
     by_id = {
         name: {record["correlationid"]: (path, record) for path, record in records(folder, name)}

@@ -211,6 +211,7 @@ def start(props: dict[str, Any]):
         read_only=bool(props.get("read_only_root")),
         tmpfs=props.get("tmpfs") or None,
         cap_drop=props.get("cap_drop") or None,
+        cap_add=props.get("cap_add") or None,
         security_opt=["no-new-privileges:true"] if props.get("no_new_privileges") else None,
         pids_limit=int(props["pids_limit"]) if props.get("pids_limit") else None,
         restart_policy={"Name": restart} if restart != "no" else None,
@@ -344,6 +345,9 @@ class ContainerArgs:
     """Writable scratch mounts (path: mount options), in memory: they count against
     `memory_mb`."""
     cap_drop: pulumi.Input[list[str]] = field(default_factory=lambda: ["ALL"])
+    cap_add: pulumi.Input[list[str]] | None = None
+    """Capabilities given back (a replica without egress needs some to take its route out
+    away, before its server gives up root and every capability)."""
     no_new_privileges: pulumi.Input[bool] = True
     pids_limit: pulumi.Input[int] | None = DEFAULT_PIDS_LIMIT
     restart: pulumi.Input[str] = "unless-stopped"

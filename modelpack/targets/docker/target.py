@@ -20,6 +20,7 @@ from modelpack.assets import hash_tree
 from modelpack.router import IMAGE_SOURCE
 from modelpack.router.config import HEALTH_PATH, ROUTER_PORT
 
+from .. import egress
 from ..base import (
     BuiltImage,
     ImageBuild,
@@ -130,13 +131,19 @@ class DockerTarget:
             }
             for mount in spec.mounts
         ]
+        env, no_egress = spec.env, {}
+        if not spec.egress:
+            # The isolated network (spec.network) has no way out, and no route out once the
+            # server has deleted it.
+            env = {**spec.env, **egress.server_env()}
+            no_egress = {"user": str(egress.START_AS_USER), "cap_add": list(egress.CAPABILITIES)}
         containers = [
             Container(
                 f"{resource_name}-{index}",
                 ContainerArgs(
                     name=f"{spec.name}-{index}",
                     image=spec.image,
-                    env=spec.env,
+                    env=env,
                     labels={**spec.labels, names.LABEL_REPLICA: str(index)},
                     network=spec.network,
                     mounts=mounts,
@@ -149,6 +156,7 @@ class DockerTarget:
                     },
                     ready_timeout_s=spec.ready_timeout_s,
                     stop_grace_s=spec.stop_grace_s,
+                    **no_egress,
                 ),
                 opts,
             )
