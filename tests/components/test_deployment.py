@@ -1,7 +1,8 @@
 """What a deployment's day-two settings declare, under Pulumi mocks: `data_collector` gives
 its replicas the server's DATA_COLLECTION_* settings and a writable mount of the workspace's
 store; `egress_public_network_access: disabled` puts them on the endpoint's isolated network,
-which the router joins too. Fast; the real path is in test_day_two_real.py."""
+which the router joins too, and starts their server as root with the capabilities it needs to
+delete their route out. Fast; the real path is in test_deployment_real.py."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from components.deployment import check_deployments
 from modelpack import names
 from modelpack.assets import AssetFolderError, load_asset_folder
 from modelpack.builds.layout import USER_ID
-from modelpack.targets.kubernetes.target import KubernetesTarget
+from modelpack.targets.docker.target import DockerTarget
+from modelpack.targets.egress import CAPABILITIES
 from tests.support.graph_mocks import all_declared, declare
-from tests.support.project import copy_example_assets
+from tests.support.project import DEPLOYMENT, copy_example_assets
 
 ENDPOINT = "sklearn-regression-online"
 COLLECTOR = """
@@ -78,6 +80,13 @@ def test_disabled_egress_puts_replicas_on_an_isolated_network(tmp_path: Path, mo
         [blue] = containers_of(mocks, "blue")
         assert green.inputs["network"] == isolated
         assert blue.inputs["network"] == f"mp-mock-{ENDPOINT}"
+        assert (green.inputs["user"], green.inputs["cap_add"]) == ("0", list(CAPABILITIES))
+        assert green.inputs["cap_drop"] == ["ALL"]
+        assert green.inputs["no_new_privileges"] is True
+        assert green.inputs["env"]["EGRESS_DISABLED"] == "true"
+        assert green.inputs["env"]["SERVER_USER_ID"] == str(USER_ID)
+        assert "EGRESS_DISABLED" not in blue.inputs["env"]
+        assert blue.inputs.get("user") is None and blue.inputs.get("cap_add") is None
         [router] = [
             r
             for r in mocks.of_kind("Container").values()
@@ -107,12 +116,34 @@ def test_endpoints_without_it_have_no_isolated_network(tmp_path: Path, monkeypat
     return all_declared(graph).apply(check)
 
 
-def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path):
+CUSTOM_SERVER_PACKAGE = """\
+$schema: http://azureml/sdk-2-0/ModelVersionPackage.json
+target_environment_name: own-server-pkg
+base_environment_source:
+  type: environment_asset
+  resource_id: azureml:sklearn-regression-env@latest
+inferencing_server:
+  type: custom
+  inference_configuration:
+    scoring_route: {port: 8501, path: /score}
+    readiness_route: {port: 8501, path: /ready}
+model_configuration: {mode: copy}
+"""
+
+
+def test_a_package_with_its_own_server_cannot_disable_egress_or_collect(tmp_path: Path):
+    """Both are done by the server that packages inject."""
     folder = copy_example_assets(tmp_path / "assets")
-    (folder / "green.yml").write_text((folder / "green.yml").read_text() + NO_EGRESS)
+    (folder / "package-own.yml").write_text(CUSTOM_SERVER_PACKAGE)
+    (folder / "own.yml").write_text(
+        DEPLOYMENT.format(name="own", package="own-server-pkg") + NO_EGRESS + COLLECTOR
+    )
     with pytest.raises(AssetFolderError) as raised:
-        check_deployments(load_asset_folder(folder), KubernetesTarget)
+        check_deployments(load_asset_folder(folder), DockerTarget())
     message = str(raised.value)
-    assert "green.yml" in message
-    assert "egress_public_network_access" in message
-    assert "docker" in message
+    assert (
+        "own.yml: egress_public_network_access: disabled is enforced by the inference server"
+        in message
+    )
+    assert "own.yml: data_collector: is recorded by the inference server" in message
+    assert "own-server-pkg runs its own server (custom)" in message

@@ -25,6 +25,7 @@ from modelpack import names
 from modelpack.image_registry import repository_name
 from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
 
+from .. import egress
 from ..base import (
     BuiltImage,
     ImageBuild,
@@ -63,6 +64,11 @@ last before it removes replicas (default: Kubernetes's, 300 s)."""
 CONFIG_NODE_LOSS_TOLERATION = "nodeLossTolerationSeconds"
 """`modelpack:nodeLossTolerationSeconds`: how long the replicas and routers of a node that
 stopped answering stay bound to it before they are replaced on other nodes."""
+CONFIG_POD_NETWORK = "podNetwork"
+"""`modelpack:podNetwork`: the cluster's pod address range. A replica without egress keeps a
+route to it alone: routers on other nodes call it from there."""
+DEFAULT_POD_NETWORK = "10.244.0.0/16"
+"""kubeadm's and flannel's default, and the local cluster's (scripts/cluster.sh)."""
 DEFAULT_NODE_LOSS_TOLERATION_S = 30
 """An online endpoint replaces a lost replica after 30 s, not Kubernetes's 300 s (which waits
 out network partitions of batch nodes); the lost replica left its Service long before."""
@@ -101,7 +107,7 @@ class KubernetesTarget:
     name = "kubernetes"
     autoscales = True
     balanced_servers = True
-    isolates_egress = False
+    isolates_egress = True
 
     def __init__(self, kubeconfig: str | None = None) -> None:
         config = pulumi.Config(names.CONFIG_NAMESPACE)
@@ -109,6 +115,7 @@ class KubernetesTarget:
             kubeconfig = config.get(CONFIG_KUBECONFIG)
         self.kubeconfig = str(kubeconfig_path(kubeconfig))
         self.scale_down_window_s = config.get_int(CONFIG_SCALE_DOWN_WINDOW)
+        self.pod_network = config.get(CONFIG_POD_NETWORK) or DEFAULT_POD_NETWORK
         toleration = config.get_int(CONFIG_NODE_LOSS_TOLERATION)
         self.node_loss_toleration_s = (
             DEFAULT_NODE_LOSS_TOLERATION_S if toleration is None else toleration
@@ -236,11 +243,17 @@ class KubernetesTarget:
             if mount.owner:
                 stores.append((f"mount-{index}", mount.target, mount.owner))
         port = spec.readiness.port
+        env, start_as_root_with = spec.env, ()
+        if not spec.egress:
+            # No network policy here: the server deletes the pod's route out as it starts.
+            env = {**spec.env, **egress.server_env([self.pod_network])}
+            start_as_root_with = egress.CAPABILITIES
         container = hardened_container(
             "server",
             spec.image,
             port=port,
-            env=spec.env,
+            env=env,
+            start_as_root_with=start_as_root_with,
             readiness=probe(spec.readiness),
             liveness=probe(spec.liveness) if spec.liveness else None,
             resource_limits=resources(

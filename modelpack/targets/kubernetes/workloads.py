@@ -10,6 +10,7 @@ sending new connections to a pod before it is asked to stop; the stop itself is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -81,9 +82,11 @@ def hardened_container(
     resource_limits: dict[str, Any] | None = None,
     volume_mounts: list[dict[str, Any]] | None = None,
     pre_stop: dict[str, Any] | None = None,
+    start_as_root_with: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`pre_stop` replaces the plain drain pause (for a server that must be asked to stop
-    gracefully by other means than SIGTERM)."""
+    gracefully by other means than SIGTERM). `start_as_root_with` starts the container as
+    root with those capabilities (a server that gives them up itself before it serves)."""
     container: dict[str, Any] = {
         "name": name,
         "image": image,
@@ -100,6 +103,14 @@ def hardened_container(
             "read_only_root_filesystem": True,
         },
     }
+    if start_as_root_with:
+        container["security_context"].update(
+            {
+                "capabilities": {"drop": ["ALL"], "add": list(start_as_root_with)},
+                "run_as_user": 0,
+                "run_as_non_root": False,
+            }
+        )
     if liveness is not None:
         container["liveness_probe"] = liveness
     if resource_limits is not None:

@@ -10,7 +10,8 @@ import pytest
 
 from modelpack import names
 from modelpack.router.config import BALANCED_SERVER_PICKS
-from modelpack.targets.kubernetes.target import DEFAULT_NODE_LOSS_TOLERATION_S
+from modelpack.targets.egress import CAPABILITIES
+from modelpack.targets.kubernetes.target import DEFAULT_NODE_LOSS_TOLERATION_S, DEFAULT_POD_NETWORK
 from tests.support.graph_mocks import (
     CLUSTER_IP,
     DIGEST,
@@ -213,5 +214,29 @@ def test_target_utilization_becomes_a_cpu_autoscaler_that_owns_the_count(tmp_pat
         deployments = k8s(mocks, "Deployment")
         assert "replicas" not in deployments[f"{ENDPOINT}-blue"]["spec"]  # the autoscaler's
         assert deployments[f"{ENDPOINT}-green"]["spec"]["replicas"] == 1
+
+    return all_declared(graph).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_deployment_without_egress_starts_as_root_to_delete_its_route_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    no_egress = {"green.yml": "egress_public_network_access: disabled\n"}
+    mocks, graph = declare(tmp_path, monkeypatch, target="kubernetes", appended=no_egress)
+
+    def check(_) -> None:
+        deployments = k8s(mocks, "Deployment")
+        (green,) = deployments[f"{ENDPOINT}-green"]["spec"]["template"]["spec"]["containers"]
+        security = green["securityContext"]
+        assert security["capabilities"] == {"drop": ["ALL"], "add": list(CAPABILITIES)}
+        assert (security["runAsUser"], security["runAsNonRoot"]) == (0, False)
+        assert security["allowPrivilegeEscalation"] is False
+        env = {item["name"]: item["value"] for item in green["env"]}
+        assert env["EGRESS_DISABLED"] == "true"
+        assert env["EGRESS_ALLOWED_NETWORKS"] == DEFAULT_POD_NETWORK
+        (blue,) = deployments[f"{ENDPOINT}-blue"]["spec"]["template"]["spec"]["containers"]
+        assert blue["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert "runAsUser" not in blue["securityContext"]
 
     return all_declared(graph).apply(check)

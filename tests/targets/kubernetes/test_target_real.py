@@ -16,8 +16,10 @@ import joblib
 import numpy
 import pytest
 from kubernetes import client
+from kubernetes.stream import stream
 
 from modelpack import names
+from modelpack.builds.layout import USER_ID
 from modelpack.cli import keys
 from modelpack.cli.endpoints import endpoint_statuses, invoke, render_statuses
 from modelpack.cli.logs import replica_logs
@@ -74,6 +76,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory):
         # Green records what it is asked and answers, into the workspace's store on the host.
         + "data_collector:\n  collections:\n    model_inputs: {enabled: 'True'}\n"
         + "    model_outputs: {enabled: 'True'}\n"
+        # And has no route out of the cluster's pod network.
+        + "egress_public_network_access: disabled\n"
     )
     name = f"k8s{uuid.uuid4().hex[:6]}"
     stack = modelpack_stack(
@@ -185,6 +189,57 @@ def test_green_collects_its_inputs_and_outputs_into_the_workspace_store(
         time.sleep(0.2)
     assert wanted <= collected("model_inputs")
     assert wanted <= collected("model_outputs")
+
+
+def pod_exec(deployed: Deployed, pod, source: str) -> str:
+    return stream(
+        deployed.core.connect_get_namespaced_pod_exec,
+        pod.metadata.name,
+        deployed.namespace,
+        command=["python3", "-c", source],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
+
+
+ROUTES = "print(open('/proc/net/route').read())"
+SERVER_STATUS = "print(open('/proc/1/status').read())"
+# Connects nowhere: with no route, the kernel refuses before a packet leaves the pod.
+CONNECT_OUT = """
+import socket
+try:
+    socket.create_connection(("172.31.240.2", 18999), timeout=3).close()
+    print("connected")
+except OSError as error:
+    print(f"refused: {error}")
+"""
+
+
+def routes_to(deployed: Deployed, pod) -> list[tuple[str, str]]:
+    """(destination, mask) of each IPv4 route of the pod, in hex as /proc/net/route has them."""
+    table = pod_exec(deployed, pod, ROUTES).splitlines()[1:]
+    return [(line.split()[1], line.split()[7]) for line in table if line.strip()]
+
+
+def test_green_has_no_route_out_of_the_pod_network(deployed: Deployed) -> None:
+    (green,) = deployed.ready_pods("green")
+    routes = routes_to(deployed, green)
+    assert ("00000000", "00000000") not in routes, routes
+    # 10.244.0.0/16 (the pod network), little-endian as the kernel prints it.
+    assert ("0000F40A", "0000FFFF") in routes, routes
+    lines = pod_exec(deployed, green, SERVER_STATUS).splitlines()
+    status = dict(line.split(":", 1) for line in lines if ":" in line)
+    assert status["Uid"].split()[0] == str(USER_ID)
+    assert status["CapEff"].strip() == "0000000000000000"
+    assert "Network is unreachable" in pod_exec(deployed, green, CONNECT_OUT)
+    blue = deployed.ready_pods("blue")[0]
+    assert ("00000000", "00000000") in routes_to(deployed, blue)
+    # The router, on whichever node, still reaches green.
+    with httpx.Client() as http:
+        answers = [deployed.score(http, **{"azureml-model-deployment": "green"}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
 
 
 def test_split_follows_traffic_within_three_points(deployed: Deployed) -> None:
