@@ -110,6 +110,12 @@ def _wait_until_ready(container, props: dict[str, Any]) -> None:
         time.sleep(0.5)
 
 
+def _live_state(id_: str, props: dict[str, Any]) -> str | None:
+    """The container's status now (running, exited, ...); None when it is gone."""
+    container = _find(id_, props.get("container_name"))
+    return None if container is None else container.status
+
+
 def describe(container) -> dict[str, Any]:
     container.reload()
     networks = container.attrs["NetworkSettings"]["Networks"]
@@ -275,22 +281,24 @@ class ContainerProvider(ResourceProvider):
         report(f"container {container.name} ready")
         return CreateResult(container.id, {**props, **describe(container)})
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replace = [name for name in input_names(ContainerArgs) if name not in UPDATED_IN_PLACE]
         result = diff_inputs(ContainerArgs, olds, news, replace=replace)
-        # `state` is an output: it differs from the (running) state wanted only after a
-        # `refresh` found the container stopped, or beyond repair.
-        if olds.get("state") in BROKEN_STATES:
+        # `state` is an output, read live here (no `refresh` needed): a container stopped
+        # behind modelpack's back (by hand, by a host that went down) is started again, one
+        # gone or beyond repair is made anew, and `preview` says so.
+        state = _live_state(id_, olds)
+        if state is None or state in BROKEN_STATES:
             result.replaces = [*result.replaces, "state"]
-        stopped = olds.get("state") in STARTABLE_STATES
+        stopped = state in STARTABLE_STATES
         result.changes = bool(result.changes or result.replaces or stopped)
         return result
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Record inputs that change nothing live, and start a container `refresh` found
-        stopped: the same container, so its name, address and port stay."""
+        """Record inputs that change nothing live, and start a container found stopped: the
+        same container, so its name, address and port stay."""
         container = engine().containers.get(id_)
-        if olds.get("state") not in STARTABLE_STATES:
+        if container.status not in STARTABLE_STATES:
             return UpdateResult({**news, **describe(container)})
         report(f"starting stopped container {container.name}")
         if container.status == "paused":

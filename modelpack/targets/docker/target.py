@@ -200,7 +200,12 @@ class DockerTarget:
                         "create_source": True,
                     }
                 ],
-                seed_files={str(config_dir / "nginx.conf"): spec.bootstrap_conf},
+                # closed.conf: what the router answers with while its live configuration
+                # does not load (router image, start.sh).
+                seed_files={
+                    str(config_dir / "nginx.conf"): spec.bootstrap_conf,
+                    str(config_dir / "closed.conf"): spec.bootstrap_conf,
+                },
                 readiness={"port": ROUTER_PORT, "path": HEALTH_PATH},
                 ready_timeout_s=60,
                 stop_grace_s=5,

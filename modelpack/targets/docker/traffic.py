@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pulumi
 from pulumi.dynamic import (
     CreateResult,
@@ -41,6 +42,24 @@ def _exec(container, command: list[str]) -> str:
     return output
 
 
+def _health_probe() -> list[str]:
+    url = f"http://127.0.0.1:{ROUTER_PORT}{HEALTH_PATH}"
+    return [
+        "python3",
+        "-c",
+        f"import urllib.request as u; print(u.urlopen('{url}', timeout=2).read().decode())",
+    ]
+
+
+def _served_version(props: dict[str, Any]) -> str | None:
+    """The configuration version the router answers with now; None when it does not answer."""
+    try:
+        router = engine().containers.get(props["router_id"])
+        return _exec(router, _health_probe()).strip()
+    except (docker.errors.DockerException, RouterReloadError, KeyError):
+        return None
+
+
 def apply_config(props: dict[str, Any]) -> None:
     """Write the configuration beside the live one, test it inside the router, swap it in and
     reload; returns once the router answers with the new configuration's version."""
@@ -60,17 +79,21 @@ def apply_config(props: dict[str, Any]) -> None:
         raise
     candidate.replace(live)
     _exec(router, ["nginx", "-s", "reload", "-c", "/etc/modelpack/nginx.conf"])
-    health_url = f"http://127.0.0.1:{ROUTER_PORT}{HEALTH_PATH}"
-    probe = (
-        f"import urllib.request as u; print(u.urlopen('{health_url}', timeout=2).read().decode())"
-    )
     deadline = time.monotonic() + RELOAD_DEADLINE_S
+    answer = ""
     while time.monotonic() < deadline:
-        if _exec(router, ["python3", "-c", probe]).strip() == props["version"]:
+        try:
+            answer = _exec(router, _health_probe()).strip()
+        except RouterReloadError as error:  # between the closed nginx and the live one
+            answer = str(error)
+        if answer == props["version"]:
             report(f"router of {props['endpoint']} now serves traffic {props['summary']}")
             return
         time.sleep(0.1)
-    raise RouterReloadError(f"the router did not load configuration {props['version']}")
+    raise RouterReloadError(
+        f"the router did not load configuration {props['version']} within "
+        f"{RELOAD_DEADLINE_S} s (its health route: {answer[-300:]})"
+    )
 
 
 class RouterTrafficProvider(ResourceProvider):
@@ -80,7 +103,12 @@ class RouterTrafficProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Applied in place, by a graceful reload, whatever changed.
-        return diff_inputs(RouterTrafficArgs, olds, news, replace=())
+        result = diff_inputs(RouterTrafficArgs, olds, news, replace=())
+        if not result.changes and _served_version(olds) != olds.get("version"):
+            # The router is stopped, or still answers with its closed configuration (it was
+            # started again before its replicas): applying the table again waits for it.
+            result.changes = True
+        return result
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         apply_config(news)
