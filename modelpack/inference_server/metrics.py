@@ -2,7 +2,8 @@
 
 * ``inference_requests_total{route, status}``: answered requests;
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
-* ``inference_requests_in_flight``: requests being answered now;
+* ``inference_requests_in_flight``: scoring requests being answered now, across the workers
+  (read from the workers' shared counts when scraped, not counted again per request);
 * ``inference_data_collection_records_total{collection}`` and
   ``inference_data_collection_dropped_total{collection, reason}``, with data collection on
   (see ``inference.data_collection``).
@@ -16,19 +17,21 @@ as that mode cannot add them up.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 ROUTES = frozenset({"/", "/readyz", "/score", "/swagger.json", "/metrics"})
 BUCKETS = (
@@ -51,8 +54,20 @@ BUCKETS = (
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 
+class InFlight(Collector):
+    """``inference_requests_in_flight``, read from ``count`` when scraped."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "inference_requests_in_flight", "Requests being answered.", value=self.count()
+        )
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, in_flight: Callable[[], int] = lambda: 0) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values live in files; the scrape reads them all.
         self.registry: CollectorRegistry | None = None
@@ -75,12 +90,9 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "inference_requests_in_flight",
-            "Requests being answered.",
-            registry=self.registry,
-            multiprocess_mode="livesum",
-        )
+        self.in_flight = InFlight(in_flight)
+        if self.registry is not None:
+            self.registry.register(self.in_flight)
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:
@@ -99,4 +111,5 @@ class Metrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)
+        registry.register(self.in_flight)
         return generate_latest(registry)
