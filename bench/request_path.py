@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40_000, help="per app and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--only", choices=["ours", "floor"])
+    parser.add_argument("--only", choices=["ours", "floor", "floor, thread"])
     parser.add_argument(
         "--multiprocess", action="store_true", help="prometheus multiprocess mode (2 workers)"
     )
@@ -47,7 +47,8 @@ def main() -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     quiet_stdout()  # the server's request log lines go to fd 1
     factories = {
-        "floor": lambda: floor_app(folder),
+        "floor": lambda: floor_app(folder, run_on_thread=False),
+        "floor, thread": lambda: floor_app(folder, run_on_thread=True),
         "ours": lambda: our_app(folder, args.multiprocess),
     }
     if args.only:
@@ -69,12 +70,12 @@ def quiet_stdout() -> None:
     sys.stdout = open(saved, "w", buffering=1)  # noqa: SIM115
 
 
-def floor_app(folder: Path) -> Callable[..., Any]:
+def floor_app(folder: Path, run_on_thread: bool) -> Callable[..., Any]:
     from floor_server import FloorApp, load
 
     script = load(str(folder / "score.py"))
     script.init()
-    return FloorApp(script.run, run_on_thread=False)
+    return FloorApp(script.run, run_on_thread)
 
 
 def our_app(folder: Path, multiprocess: bool) -> Callable[..., Any]:

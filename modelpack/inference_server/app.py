@@ -262,7 +262,7 @@ class InferenceApp:
         limit = self.settings.max_request_body_bytes
         if _declared_length(scope["headers"]) > limit:
             return _too_large(limit, request_id)
-        if not await self._wait_for_slot():
+        if not self.shared.try_acquire(self.worker) and not await self._wait_for_slot():
             return json_reply(
                 429,
                 {
@@ -336,9 +336,7 @@ class InferenceApp:
     async def _wait_for_slot(self) -> bool:
         """Take a scoring slot, waiting up to max_queue_wait_ms for one when the instance is
         at its concurrency limit (polling: the slots are a semaphore shared across worker
-        processes, which has no awaitable acquire)."""
-        if self.shared.try_acquire(self.worker):
-            return True
+        processes, which has no awaitable acquire). Called once a first try has failed."""
         deadline = time.monotonic() + self.settings.max_queue_wait_ms / 1000
         pause = 0.001
         while time.monotonic() < deadline:

@@ -9,7 +9,6 @@ Each line is an object with ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``p
 from __future__ import annotations
 
 import atexit
-import functools
 import json
 import logging
 import os
@@ -23,13 +22,16 @@ access_logger = logging.getLogger("inference.access")
 
 def timestamp(seconds: float) -> str:
     """``seconds`` since the epoch as ISO 8601 UTC with milliseconds."""
+    global _last_second
     whole = int(seconds)
-    return f"{_second(whole)}.{int((seconds - whole) * 1000):03d}Z"
+    second, text = _last_second
+    if second != whole:  # once a second: the rest of the time the text is reused
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, text)  # one assignment: other threads see both or neither
+    return f"{text}.{int((seconds - whole) * 1000):03d}Z"
 
 
-@functools.lru_cache(maxsize=4)
-def _second(whole: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+_last_second: tuple[int, str] = (-1, "")
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,8 +78,8 @@ class BufferedStdoutHandler(logging.Handler):
             self.handleError(record)
 
     def write_line(self, line: bytes) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._out.write(line)
+        # No handler lock: the buffered file's own lock keeps each line whole.
+        self._out.write(line)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]

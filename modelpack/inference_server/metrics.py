@@ -17,6 +17,7 @@ as that mode cannot add them up.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -66,6 +67,21 @@ class InFlight(Collector):
         )
 
 
+class _RequestValues:
+    """The values one answer adds to: what ``Counter.inc()`` and ``Histogram.observe()`` would
+    update, reached once per label set. Through the public methods the two calls cost as much
+    as the rest of the request's metrics and logging (checks, a loop over the buckets)."""
+
+    __slots__ = ("count", "sum", "buckets")
+
+    def __init__(self, counter: Counter, histogram: Histogram) -> None:
+        # prometheus_client's value objects (pinned in pyproject.toml); the metrics tests read
+        # the exposition, so a change of these internals fails them.
+        self.count = counter._value
+        self.sum = histogram._sum
+        self.buckets = histogram._buckets  # one per bound of BUCKETS, then +Inf
+
+
 class Metrics:
     def __init__(self, in_flight: Callable[[], int] = lambda: 0) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -93,18 +109,21 @@ class Metrics:
         self.in_flight = InFlight(in_flight)
         if self.registry is not None:
             self.registry.register(self.in_flight)
-        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._values: dict[tuple[str, int], _RequestValues] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         key = (path, status)
-        children = self._children.get(key)
-        if children is None:
+        values = self._values.get(key)
+        if values is None:
             route = path if path in ROUTES else "other"
-            children = (self.requests.labels(route, str(status)), self.duration.labels(route))
+            values = _RequestValues(
+                self.requests.labels(route, str(status)), self.duration.labels(route)
+            )
             if path in ROUTES:  # keep the cache bounded whatever paths clients send
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+                self._values[key] = values
+        values.count.inc(1)
+        values.sum.inc(seconds)
+        values.buckets[bisect_left(BUCKETS, seconds)].inc(1)
 
     def exposition(self) -> bytes:
         if self.registry is not None:

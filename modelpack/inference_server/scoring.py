@@ -98,9 +98,9 @@ def json_too_deep(document: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Does ``document``, read as JSON, nest arrays and objects more than ``limit`` deep?
 
     Brackets inside strings do not count. Bodies that are not JSON arrays or objects, or hold
-    fewer opening brackets than ``limit``, are answered without a scan; the scan is linear and
-    stops at the first level past ``limit``."""
-    if document.count(b"[") + document.count(b"{") <= limit:
+    fewer opening brackets (or bytes) than ``limit``, are answered without a scan; the scan is
+    linear and stops at the first level past ``limit``."""
+    if len(document) <= limit or document.count(b"[") + document.count(b"{") <= limit:
         return False
     if not _JSON_DOCUMENT_START.match(document):
         return False
