@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_inference import ServerSpec, ensure_wrk, measure, prepare
+from wrk_rounds import ServerSpec, ensure_wrk, measure, prepare
 
 COLLECTIONS = "model_inputs,model_outputs,request,response"
 

@@ -17,60 +17,19 @@ comes from Debian (``apt-get install -y wrk``; installed when missing and run as
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
-from sklearn.datasets import load_diabetes
-from sklearn.linear_model import Ridge
+from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare
 
-REPO = Path(__file__).resolve().parents[1]
 AZMLINFSRV_PACKAGES = [
     "azureml-inference-server-http==1.5.1",
     "scikit-learn==1.9.1",
     "joblib==1.6.0",
 ]
-CONNECTIONS = 16
-
-SCORE_PY = (REPO / "tests" / "support" / "seed_score.py").read_text()  # as the tests serve
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open(os.getenv("BENCH_BODY"), "r")
-wrk.body = f:read("*a")
-f:close()
-"""
-
-
-@dataclass
-class Result:
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    cpu_us_per_request: float = 0.0
-
-
-@dataclass
-class ServerSpec:
-    name: str
-    command: list[str]
-    ready_path: str
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def main() -> int:
@@ -105,137 +64,6 @@ def main() -> int:
     return 0
 
 
-def prepare(folder: Path) -> Path:
-    (folder / "model" / "model").mkdir(parents=True)
-    features, target = load_diabetes(return_X_y=True)
-    joblib.dump(Ridge().fit(features, target), folder / "model/model/sklearn_regression_model.pkl")
-    (folder / "score.py").write_text(SCORE_PY)
-    (folder / "post.lua").write_text(WRK_SCRIPT)
-    body = folder / "request.json"
-    body.write_text(json.dumps({"data": features[:2].tolist()}))
-    return body
-
-
-def measure(
-    specs: list[ServerSpec], workers: int, folder: Path, body: Path, wrk: str, args
-) -> dict[str, Result]:
-    servers = {spec.name: start(spec, workers, folder) for spec in specs}
-    try:
-        for spec in specs:
-            port, _ = servers[spec.name]
-            wait_ready(port, spec.ready_path)
-            run_wrk(wrk, port, folder, body, 2, args.threads)  # warm-up
-        runs: dict[str, list[Result]] = {spec.name: [] for spec in specs}
-        for _ in range(args.rounds):
-            for spec in specs:
-                port, process = servers[spec.name]
-                cpu_before = tree_cpu_seconds(process.pid)
-                result = run_wrk(wrk, port, folder, body, args.duration, args.threads)
-                requests = result.requests_per_s * args.duration
-                spent = tree_cpu_seconds(process.pid) - cpu_before
-                result.cpu_us_per_request = spent / requests * 1e6 if requests else 0.0
-                runs[spec.name].append(result)
-        for name, results in runs.items():
-            rates = ", ".join(f"{r.requests_per_s:.0f}" for r in results)
-            print(f"{name:>10} workers={workers}: requests/s per round: {rates}")
-        print(f"load average: {os.getloadavg()[0]:.2f}")
-        return {name: median_run(results) for name, results in runs.items()}
-    finally:
-        for _, process in servers.values():
-            stop(process)
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """CPU time (user + system) used so far by ``root`` and its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = int(fields[11]) + int(fields[12])
-    total, pending = 0, [root]
-    while pending:
-        pid = pending.pop()
-        total += cpu.get(pid, 0)
-        pending += [child for child, parent in parents.items() if parent == pid]
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def start(spec: ServerSpec, workers: int, folder: Path) -> tuple[int, subprocess.Popen]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "AZUREML_MODEL_DIR": str(folder / "model"),
-        "PYTHONPATH": str(REPO),
-        "WORKER_COUNT": str(workers),
-        **spec.env,
-    }
-    log = open(folder / f"{spec.name}-{workers}.log", "wb")  # noqa: SIM115
-    command = [*spec.command, "--entry_script", str(folder / "score.py")]
-    command += ["--port", str(port), "--worker_count", str(workers)]
-    process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return port, process
-
-
-def wait_ready(port: int, path: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} not ready after {timeout} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def run_wrk(wrk: str, port: int, folder: Path, body: Path, seconds: int, threads: int) -> Result:
-    command = [wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
-    command += ["-s", str(folder / "post.lua"), f"http://127.0.0.1:{port}/score"]
-    env = {**os.environ, "BENCH_BODY": str(body)}
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output)
-
-
-def parse_wrk(output: str) -> Result:
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-    if not (rate and p50 and p99):
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    if socket_errors:
-        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
-    return Result(float(rate.group(1)), to_ms(*p50.groups()), to_ms(*p99.groups()), errors)
-
-
-def to_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def median_run(results: list[Result]) -> Result:
-    middle = statistics.median_low([r.requests_per_s for r in results])
-    return next(r for r in results if r.requests_per_s == middle)
-
-
 def print_table(rows: list[tuple[str, int, Result]]) -> None:
     print()
     print("| server | workers | requests/s | p50 ms | p99 ms | server CPU µs/request | errors |")
@@ -256,26 +84,6 @@ def print_table(rows: list[tuple[str, int, Result]]) -> None:
             f"{workers} worker(s): {speedup:.2f}x the requests/s, p99 {p99_ratio:.2f}x "
             f"-> {verdict} the target (>= 3x, <= 0.5x)"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ensure_wrk() -> str:
-    wrk = shutil.which("wrk")
-    if wrk:
-        return wrk
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk with apt-get ...")
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-        wrk = shutil.which("wrk")
-    if not wrk:
-        sys.exit("wrk is needed: install it with `apt-get install -y wrk` (Debian/Ubuntu)")
-    return wrk
 
 
 def ensure_azmlinfsrv(venv: Path) -> Path:

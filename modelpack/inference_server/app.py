@@ -134,7 +134,7 @@ class InferenceApp:
         self.scorer = scorer
         self.shared = shared
         self.worker = worker
-        self.metrics = Metrics()
+        self.metrics = Metrics(shared.in_flight_total)
         self.run_threads = RunThreads(settings.run_threads)
         self.timeout_s = settings.request_timeout_ms / 1000 if settings.request_timeout_ms else None
         self.ready = False
@@ -225,16 +225,9 @@ class InferenceApp:
         self.metrics.observe(path, status, elapsed)
         if path in PROBE_ROUTES:
             return  # probes come every few seconds: a log line each would bury the real ones
-        fields = {
-            "request_id": ids.request_id,
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 3),
-        }
-        if ids.client_id:
-            fields["client_request_id"] = ids.client_id
-        logs.log_request(fields)
+        logs.log_request(
+            ids.request_id, method, path, status, round(elapsed * 1000, 3), ids.client_id or None
+        )
 
     async def _answer(
         self, scope: Scope, receive: Receive, path: str, method: str, ids: RequestIds
@@ -269,7 +262,7 @@ class InferenceApp:
         limit = self.settings.max_request_body_bytes
         if _declared_length(scope["headers"]) > limit:
             return _too_large(limit, request_id)
-        if not await self._wait_for_slot():
+        if not self.shared.try_acquire(self.worker) and not await self._wait_for_slot():
             return json_reply(
                 429,
                 {
@@ -278,7 +271,6 @@ class InferenceApp:
                     "request_id": request_id,
                 },
             )
-        self.metrics.in_flight.inc()
         try:
             body = await _read_body(receive, limit)
             if body is None:
@@ -310,33 +302,41 @@ class InferenceApp:
             return reply
         finally:
             self.shared.release(self.worker)
-            self.metrics.in_flight.dec()
 
     async def _run(self, request: ScoreRequest) -> Reply:
         """The scorer's answer, on a run thread, or 504 once the request timeout passes."""
-        future = self.run_threads.submit(self._score_on_thread, request)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await future
-        except TimeoutError:
-            ms = self.settings.request_timeout_ms
-            logger.error(
-                "scoring timed out after %d ms",
-                ms,
-                extra={"fields": {"request_id": request.request_id}},
-            )
-            return json_reply(
-                504,
-                {"message": f"Scoring timeout after {ms} ms", "request_id": request.request_id},
-                run_failed=True,
-            )
+        future: asyncio.Future[Reply | None] = self.run_threads.submit(
+            self._score_on_thread, request
+        )
+        if self.timeout_s is None:
+            reply = await future
+        else:
+            # A timer that answers the future with None, rather than asyncio.timeout(), which
+            # costs several times as much per request; the run thread skips a call whose
+            # future is done before the call starts, and its late answer is dropped.
+            timer = future.get_loop().call_later(self.timeout_s, _time_out, future)
+            try:
+                reply = await future
+            finally:
+                timer.cancel()
+        if reply is not None:
+            return reply
+        ms = self.settings.request_timeout_ms
+        logger.error(
+            "scoring timed out after %d ms",
+            ms,
+            extra={"fields": {"request_id": request.request_id}},
+        )
+        return json_reply(
+            504,
+            {"message": f"Scoring timeout after {ms} ms", "request_id": request.request_id},
+            run_failed=True,
+        )
 
     async def _wait_for_slot(self) -> bool:
         """Take a scoring slot, waiting up to max_queue_wait_ms for one when the instance is
         at its concurrency limit (polling: the slots are a semaphore shared across worker
-        processes, which has no awaitable acquire)."""
-        if self.shared.try_acquire(self.worker):
-            return True
+        processes, which has no awaitable acquire). Called once a first try has failed."""
         deadline = time.monotonic() + self.settings.max_queue_wait_ms / 1000
         pause = 0.001
         while time.monotonic() < deadline:
@@ -407,6 +407,11 @@ def _nested_too_deep(body: bytes, query_string: bytes) -> bool:
     if not query_string:
         return False
     return any(json_too_deep(value) for _, value in parse_qsl(query_string))
+
+
+def _time_out(future: asyncio.Future[Reply | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

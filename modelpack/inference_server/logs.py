@@ -9,12 +9,12 @@ Each line is an object with ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``p
 from __future__ import annotations
 
 import atexit
-import functools
 import json
 import logging
 import os
 import threading
 import time
+from json.encoder import encode_basestring_ascii as _str  # what json.dumps uses
 from typing import Any
 
 access_logger = logging.getLogger("inference.access")
@@ -22,13 +22,16 @@ access_logger = logging.getLogger("inference.access")
 
 def timestamp(seconds: float) -> str:
     """``seconds`` since the epoch as ISO 8601 UTC with milliseconds."""
+    global _last_second
     whole = int(seconds)
-    return f"{_second(whole)}.{int((seconds - whole) * 1000):03d}Z"
+    second, text = _last_second
+    if second != whole:  # once a second: the rest of the time the text is reused
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, text)  # one assignment: other threads see both or neither
+    return f"{text}.{int((seconds - whole) * 1000):03d}Z"
 
 
-@functools.lru_cache(maxsize=4)
-def _second(whole: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+_last_second: tuple[int, str] = (-1, "")
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,8 +78,8 @@ class BufferedStdoutHandler(logging.Handler):
             self.handleError(record)
 
     def write_line(self, line: bytes) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._out.write(line)
+        # No handler lock: the buffered file's own lock keeps each line whole.
+        self._out.write(line)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -118,19 +121,29 @@ _handler: BufferedStdoutHandler | None = None
 _PID = os.getpid()
 
 
-def log_request(fields: dict[str, Any]) -> None:
+def log_request(
+    request_id: str,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    client_request_id: str | None = None,
+) -> None:
     """The line of one answered request, as ``inference.access`` would log it at INFO.
 
-    Written straight to the handler: a LogRecord per request costs more than the line.
+    Written straight to the handler: a LogRecord per request costs more than the line. The
+    line is what ``json.dumps`` makes of the entry, put together by hand: the generic encoder
+    costs as much as the rest of the request's bookkeeping.
     """
     if _handler is None or not access_logger.isEnabledFor(logging.INFO):
         return
-    entry = {
-        "time": timestamp(time.time()),
-        "level": "INFO",
-        "logger": "inference.access",
-        "pid": _PID,
-        "message": "request",
-        **fields,
-    }
-    _handler.write_line(json.dumps(entry).encode() + b"\n")
+    client = (
+        "" if client_request_id is None else f', "client_request_id": {_str(client_request_id)}'
+    )
+    line = (
+        f'{{"time": "{timestamp(time.time())}", "level": "INFO", "logger": "inference.access", '
+        f'"pid": {_PID}, "message": "request", "request_id": {_str(request_id)}, '
+        f'"method": {_str(method)}, "path": {_str(path)}, "status": {status}, '
+        f'"duration_ms": {float(duration_ms)!r}{client}}}\n'
+    )
+    _handler.write_line(line.encode())

@@ -2,7 +2,8 @@
 
 * ``inference_requests_total{route, status}``: answered requests;
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
-* ``inference_requests_in_flight``: requests being answered now;
+* ``inference_requests_in_flight``: scoring requests being answered now, across the workers
+  (read from the workers' shared counts when scraped, not counted again per request);
 * ``inference_data_collection_records_total{collection}`` and
   ``inference_data_collection_dropped_total{collection, reason}``, with data collection on
   (see ``inference.data_collection``).
@@ -16,19 +17,22 @@ as that mode cannot add them up.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 ROUTES = frozenset({"/", "/readyz", "/score", "/swagger.json", "/metrics"})
 BUCKETS = (
@@ -51,8 +55,35 @@ BUCKETS = (
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 
+class InFlight(Collector):
+    """``inference_requests_in_flight``, read from ``count`` when scraped."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "inference_requests_in_flight", "Requests being answered.", value=self.count()
+        )
+
+
+class _RequestValues:
+    """The values one answer adds to: what ``Counter.inc()`` and ``Histogram.observe()`` would
+    update, reached once per label set. Through the public methods the two calls cost as much
+    as the rest of the request's metrics and logging (checks, a loop over the buckets)."""
+
+    __slots__ = ("count", "sum", "buckets")
+
+    def __init__(self, counter: Counter, histogram: Histogram) -> None:
+        # prometheus_client's value objects (pinned in pyproject.toml); the metrics tests read
+        # the exposition, so a change of these internals fails them.
+        self.count = counter._value
+        self.sum = histogram._sum
+        self.buckets = histogram._buckets  # one per bound of BUCKETS, then +Inf
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, in_flight: Callable[[], int] = lambda: 0) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values live in files; the scrape reads them all.
         self.registry: CollectorRegistry | None = None
@@ -75,28 +106,29 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "inference_requests_in_flight",
-            "Requests being answered.",
-            registry=self.registry,
-            multiprocess_mode="livesum",
-        )
-        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self.in_flight = InFlight(in_flight)
+        if self.registry is not None:
+            self.registry.register(self.in_flight)
+        self._values: dict[tuple[str, int], _RequestValues] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         key = (path, status)
-        children = self._children.get(key)
-        if children is None:
+        values = self._values.get(key)
+        if values is None:
             route = path if path in ROUTES else "other"
-            children = (self.requests.labels(route, str(status)), self.duration.labels(route))
+            values = _RequestValues(
+                self.requests.labels(route, str(status)), self.duration.labels(route)
+            )
             if path in ROUTES:  # keep the cache bounded whatever paths clients send
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+                self._values[key] = values
+        values.count.inc(1)
+        values.sum.inc(seconds)
+        values.buckets[bisect_left(BUCKETS, seconds)].inc(1)
 
     def exposition(self) -> bytes:
         if self.registry is not None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)
+        registry.register(self.in_flight)
         return generate_latest(registry)

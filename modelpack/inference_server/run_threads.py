@@ -1,8 +1,8 @@
 """The threads that call the model (``init()`` and ``run()``), off the event loop.
 
 Lighter than ``loop.run_in_executor``: one queue put to hand a call over, one
-``call_soon_threadsafe`` to hand the result back. A call whose future was cancelled before
-a thread took it (its request timed out while queued) is skipped.
+``call_soon_threadsafe`` to hand the result back. A call whose future is already done
+(cancelled, or answered otherwise: its request timed out while queued) is skipped.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class RunThreads:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             loop, future, function, argument = job
-            if future.cancelled():
+            if future.done():  # nobody waits for this call any more
                 continue
             try:
                 result, error = function(argument), None
@@ -57,7 +57,7 @@ class RunThreads:
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # cancelled meanwhile
+    if future.done():  # cancelled or timed out meanwhile
         return
     if error is None:
         future.set_result(result)

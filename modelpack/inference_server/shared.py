@@ -30,6 +30,10 @@ class SharedState:
     def all_ready(self) -> bool:
         return all(self.ready)
 
+    def in_flight_total(self) -> int:
+        """Scoring requests holding a slot now, across the workers."""
+        return sum(self.in_flight)
+
     def try_acquire(self, worker: int) -> bool:
         """Take a scoring slot; False when the instance is at its concurrency limit."""
         if self._slots is not None and not self._slots.acquire(False):

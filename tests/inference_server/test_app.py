@@ -426,3 +426,41 @@ def test_metrics_count_answers_by_route_and_status(gated_env):
         assert "process_cpu_seconds_total" in text  # one worker: the process's own metrics
 
     serve(build_app(gated_env, model), scenario)
+
+
+def test_in_flight_metric_counts_the_scoring_requests_being_answered(gated_env):
+    model = GatedModel()
+    app = build_app(gated_env, model)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        first = asyncio.create_task(client.post("/score", content=b"first"))
+        await model.wait_runs(1)
+        assert "inference_requests_in_flight 1.0" in (await client.get("/metrics")).text
+        model.run_gate.set()
+        assert (await first).status_code == 200
+        assert "inference_requests_in_flight 0.0" in (await client.get("/metrics")).text
+
+    try:
+        serve(app, scenario)
+    finally:
+        model.run_gate.set()
+
+
+def test_a_call_whose_request_timed_out_while_queued_is_not_run(gated_env):
+    model = GatedModel()
+    app = build_app({**gated_env, "REQUEST_TIMEOUT_MS": "50"}, model)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        first = asyncio.create_task(client.post("/score", content=b"first"))
+        await model.wait_runs(1)
+        queued = await client.post("/score", content=b"queued")  # waits behind the first
+        assert queued.status_code == 504
+        model.run_gate.set()
+        assert (await first).status_code == 504
+        assert (await client.post("/score", content=b"next")).status_code == 200
+        assert model.runs_started == 2  # first and next: the queued call was skipped
+
+    try:
+        serve(app, scenario)
+    finally:
+        model.run_gate.set()

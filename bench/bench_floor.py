@@ -1,0 +1,102 @@
+"""How close the inference server comes to the floor: a bare ASGI app on the same uvicorn
+configuration that parses the same JSON body and calls the same ``run()``, nothing else
+(``bench/floor_server.py``).
+
+Same score.py, Ridge model, 2-row request and load generator (``wrk``, 16 connections,
+loopback) as ``bench_inference.py``; the servers run side by side and are measured in
+alternation, ``--rounds`` times each, and the round with the median requests/s is reported.
+Target: the server at least 0.9x the floor's requests/s at 1 and 2 workers.
+
+    .venv/bin/python bench/bench_floor.py                 # about 2 minutes
+    .venv/bin/python bench/bench_floor.py --with-thread-floor --duration 3 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare
+
+TARGET = 0.9
+FLOOR = str(Path(__file__).with_name("floor_server.py"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="wrk runs per server and case")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--with-thread-floor",
+        action="store_true",
+        help="also measure the floor calling run() on a thread (the server's hand-over)",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the inference server (e.g. RUN_INLINE=0)",
+    )
+    args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
+        folder = Path(tmp)
+        body = prepare(folder)
+        print(f"load average before: {os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
+        rows = []
+        for workers in args.workers:
+            specs = [
+                ServerSpec("floor", [sys.executable, FLOOR], "/"),
+                ServerSpec(
+                    "ours",
+                    [sys.executable, "-m", "modelpack.inference_server"],
+                    "/readyz",
+                    server_env,
+                ),
+            ]
+            if args.with_thread_floor:
+                specs.append(
+                    ServerSpec("floor, thread", [sys.executable, FLOOR, "--run-on-thread"], "/")
+                )
+            results = measure(specs, workers, folder, body, wrk, args)
+            rows += [(spec.name, workers, results[spec.name]) for spec in specs]
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[tuple[str, int, Result]]) -> None:
+    print()
+    print(
+        "| server | workers | requests/s | vs floor | p50 ms | p99 ms | CPU µs/request | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    floor = {workers: r for name, workers, r in rows if name == "floor"}
+    for name, workers, r in rows:
+        ratio = r.requests_per_s / floor[workers].requests_per_s
+        print(
+            f"| {name} | {workers} | {r.requests_per_s:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:.0f} | {r.errors} |"
+        )
+    print()
+    for name, workers, r in rows:
+        if name != "ours":
+            continue
+        ratio = r.requests_per_s / floor[workers].requests_per_s
+        extra_cpu = r.cpu_us_per_request - floor[workers].cpu_us_per_request
+        verdict = "meets" if ratio >= TARGET else "misses"
+        print(
+            f"{workers} worker(s): {ratio:.2f}x the floor's requests/s, {extra_cpu:+.0f} µs CPU "
+            f"per request -> {verdict} the target (>= {TARGET}x)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
