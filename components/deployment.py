@@ -59,6 +59,9 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
         env["MAX_QUEUE_WAIT_MS"] = str(settings.max_queue_wait_ms)
     if settings.request_timeout_ms:
         env["REQUEST_TIMEOUT_MS"] = str(settings.request_timeout_ms)
+    if asset.batching is not None:
+        env["MAX_BATCH_SIZE"] = str(asset.batching.max_batch_size)
+        env["MAX_BATCH_LATENCY_MS"] = str(asset.batching.max_latency_ms)
     # The liveness probe, kept inside the replica: a worker whose event loop has not answered
     # for as long as the probe tolerates is replaced (a WORKER_TIMEOUT the user set wins).
     liveness = asset.liveness_probe
@@ -73,8 +76,8 @@ def _other_targets(target: Target) -> str:
 
 def check_deployments(assets: AssetFolder, target: Target) -> None:
     """What a deployment asks of its target and package: autoscaling needs a target that
-    autoscales, disabled egress one that isolates it, and data collection the injected
-    server. Run before any resource is declared."""
+    autoscales, disabled egress one that isolates it, and data collection and batching the
+    injected server. Run before any resource is declared."""
     errors = []
     for asset in assets.deployments:
         if asset.autoscale is not None and not target.autoscales:
@@ -105,6 +108,16 @@ def check_deployments(assets: AssetFolder, target: Target) -> None:
                     f"is recorded by the inference server that packages inject; package "
                     f"{asset.package.name} runs its own server ({asset.package.server_type}), "
                     "which cannot: remove data_collector, or package with azureml_online",
+                )
+            )
+        if asset.batching is not None and asset.package.server_type != "azureml_online":
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "batching",
+                    f"is done by the inference server that packages inject; package "
+                    f"{asset.package.name} runs its own server ({asset.package.server_type}), "
+                    "which cannot: remove batching, or package with azureml_online",
                 )
             )
     if errors:

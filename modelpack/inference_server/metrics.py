@@ -3,6 +3,8 @@
 * ``inference_requests_total{route, status}``: answered requests;
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
 * ``inference_requests_in_flight``: requests being answered now;
+* ``inference_batch_size``: with batching on, how many requests each call of the model
+  answered (histogram; a request scored alone counts as a call of 1);
 * ``inference_data_collection_records_total{collection}`` and
   ``inference_data_collection_dropped_total{collection, reason}``, with data collection on
   (see ``inference.data_collection``).
@@ -48,6 +50,7 @@ BUCKETS = (
     10.0,
     30.0,
 )
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 
@@ -80,6 +83,12 @@ class Metrics:
             "Requests being answered.",
             registry=self.registry,
             multiprocess_mode="livesum",
+        )
+        self.batch_size = Histogram(
+            "inference_batch_size",
+            "Requests answered by one call of the model, with batching on.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
         )
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
