@@ -1,0 +1,163 @@
+"""Adaptive batching against none, on an MLflow model served without a score.py.
+
+The same server, sklearn model (a Ridge regression of sklearn's diabetes data, saved with
+mlflow) and 2-row request, under ``wrk`` at 64 connections, once with batching off and once
+with ``MAX_BATCH_SIZE``/``MAX_BATCH_LATENCY_MS``, in alternation, ``--rounds`` times each
+(the round with the median requests/s is reported; see ``bench_inference.py``). The p99 with
+batching is compared with its bound: the configured latency plus one predict of a full
+batch, timed in the same run by ``score_batch`` on the server's own code.
+
+    .venv/bin/python bench/bench_batching.py            # about 2 minutes
+    .venv/bin/python bench/bench_batching.py --max-batch-size 32 --max-latency-ms 5
+
+The servers run with the tests' mlflow virtualenv (``tests/support/mlflow_venv.py``, made on
+first use), which holds mlflow, scikit-learn and the server's requirements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_inference import REPO, WRK_SCRIPT, Result, ServerSpec, ensure_wrk, measure
+
+sys.path.insert(0, str(REPO))
+from tests.support.mlflow_venv import mlflow_python  # noqa: E402
+
+CONNECTIONS = 64
+
+SAVE_MODEL = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import mlflow.sklearn
+from mlflow.models import infer_signature
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+features, target = load_diabetes(return_X_y=True, as_frame=True)
+model = Ridge().fit(features, target)
+mlflow.sklearn.save_model(
+    model, sys.argv[1], serialization_format="pickle",
+    signature=infer_signature(features.head(), model.predict(features.head())),
+)
+rows = features.iloc[:2]
+print(json.dumps({"columns": list(rows.columns), "data": rows.values.tolist()}))
+"""
+
+# One full batch through the server's own merging code, as a worker would score it.
+TIME_BATCH = """
+import json, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+from modelpack.inference_server.mlflow_scoring import MlflowModel
+from modelpack.inference_server.scoring import ScoreRequest
+
+model = MlflowModel(sys.argv[1])
+model.init()
+body = open(sys.argv[2], "rb").read()
+headers = [(b"content-type", b"application/json")]
+size = int(sys.argv[3])
+batch = [ScoreRequest("POST", "/score", b"", headers, body, str(i)) for i in range(size)]
+times = []
+for _ in range(50):
+    started = time.perf_counter()
+    result = model.score_batch(batch)
+    times.append(time.perf_counter() - started)
+assert result.calls == [len(batch)], result.calls
+print(statistics.median(times) * 1000)
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per case")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--max-latency-ms", type=int, default=5)
+    args = parser.parse_args()
+
+    wrk = ensure_wrk()
+    python = str(mlflow_python())
+    with tempfile.TemporaryDirectory(prefix="bench-batching-") as tmp:
+        folder = Path(tmp)
+        body = prepare(folder, python)
+        predict_ms = time_batch(python, folder, body, args.max_batch_size)
+        print(f"one predict of a full batch ({args.max_batch_size} requests): {predict_ms:.2f} ms")
+        print(f"load average before: {os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
+        batching = {
+            "MAX_BATCH_SIZE": str(args.max_batch_size),
+            "MAX_BATCH_LATENCY_MS": str(args.max_latency_ms),
+        }
+        rows = []
+        for workers in args.workers:
+            specs = [server("off", python, {}), server("on", python, batching)]
+            results = measure(specs, workers, folder, body, wrk, args, CONNECTIONS)
+            rows.append((workers, results["off"], results["on"]))
+    print_table(rows, args.max_latency_ms + predict_ms, args)
+    return 0
+
+
+def prepare(folder: Path, python: str) -> Path:
+    """The MLflow model at ``<folder>/model/model``, wrk's script, and the request body."""
+    saved = subprocess.run(
+        [python, "-c", SAVE_MODEL, str(folder / "model" / "model")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    split = json.loads(saved.stdout)
+    (folder / "post.lua").write_text(WRK_SCRIPT)
+    body = folder / "request.json"
+    body.write_text(json.dumps({"input_data": {**split, "index": [0, 1]}}))
+    return body
+
+
+def time_batch(python: str, folder: Path, body: Path, size: int) -> float:
+    command = [python, "-c", TIME_BATCH, str(folder / "model" / "model"), str(body), str(size)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return float(done.stdout.split()[-1])
+
+
+def server(name: str, python: str, env: dict[str, str]) -> ServerSpec:
+    command = [python, "-m", "modelpack.inference_server"]
+    return ServerSpec(name, command, "/readyz", {"AZUREML_LOG_LEVEL": "WARNING", **env}, None)
+
+
+def print_table(rows: list[tuple[int, Result, Result]], bound_ms: float, args) -> None:
+    print()
+    print(
+        f"{CONNECTIONS} connections; batching: max_batch_size {args.max_batch_size}, "
+        f"max_latency_ms {args.max_latency_ms}"
+    )
+    print()
+    print(
+        "| workers | requests/s off | requests/s on | on/off | p50 ms off | p50 ms on "
+        "| p99 ms off | p99 ms on | errors off/on |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for workers, off, on in rows:
+        print(
+            f"| {workers} | {off.requests_per_s:,.0f} | {on.requests_per_s:,.0f} | "
+            f"{on.requests_per_s / off.requests_per_s:.2f}x | {off.p50_ms:.2f} | {on.p50_ms:.2f} "
+            f"| {off.p99_ms:.2f} | {on.p99_ms:.2f} | {off.errors}/{on.errors} |"
+        )
+    print()
+    for workers, off, on in rows:
+        speedup = on.requests_per_s / off.requests_per_s
+        verdict = "meets" if speedup >= 2 and on.p99_ms <= bound_ms else "misses"
+        print(
+            f"{workers} worker(s): {speedup:.2f}x the requests/s, p99 {on.p99_ms:.2f} ms against "
+            f"a bound of {bound_ms:.2f} ms (latency + one predict) -> {verdict} the target "
+            "(>= 2x, p99 <= bound)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
