@@ -31,6 +31,10 @@ data_collector:
     capture_headers: [X-Customer-Id]
 """
 NO_EGRESS = "egress_public_network_access: disabled\n"
+BATCHING = """
+request_settings: {max_concurrent_requests_per_instance: 64}
+batching: {max_batch_size: 16, max_latency_ms: 3}
+"""
 
 
 def containers_of(mocks, deployment: str) -> list:
@@ -116,3 +120,31 @@ def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path):
     assert "green.yml" in message
     assert "egress_public_network_access" in message
     assert "docker" in message
+
+
+@pytest.mark.parametrize("target", ["docker", "kubernetes"])
+@pulumi.runtime.test
+def test_batching_reaches_the_replicas_server_on_either_target(
+    tmp_path: Path, monkeypatch, target: str
+):
+    mocks, graph = declare(tmp_path, monkeypatch, target=target, appended={"blue.yml": BATCHING})
+
+    def env_of(deployment: str) -> dict[str, str]:
+        if target == "docker":
+            [container] = containers_of(mocks, deployment)
+            return container.inputs["env"]
+        [workload] = [
+            r.inputs
+            for r in mocks.resources.values()
+            if r.typ.endswith(":Deployment") and r.inputs["metadata"]["name"].endswith(deployment)
+        ]
+        [container] = workload["spec"]["template"]["spec"]["containers"]
+        return {item["name"]: item["value"] for item in container["env"]}
+
+    def check(_):
+        blue, green = env_of("blue"), env_of("green")
+        assert (blue["MAX_BATCH_SIZE"], blue["MAX_BATCH_LATENCY_MS"]) == ("16", "3")
+        assert blue["MAX_CONCURRENT_REQUESTS_PER_INSTANCE"] == "64"
+        assert "MAX_BATCH_SIZE" not in green
+
+    return all_declared(graph).apply(check)
