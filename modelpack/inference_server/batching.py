@@ -47,7 +47,8 @@ class Batcher:
         self._score_batch = score_batch
         self._waiting: deque[_Waiting] = deque()
         self._running = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_due = 0.0
 
     def submit(self, request: ScoreRequest) -> asyncio.Future[Reply]:
         """Queue ``request`` for the next batch; await the returned future for its reply.
@@ -101,10 +102,11 @@ class Batcher:
 
     def _wake_at(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
-            if self._timer.when() <= when:
+            if self._timer_due <= when:
                 return
             self._timer.cancel()
-        self._timer = loop.call_at(when, self._woken, loop)
+        # uvloop gives a plain Handle, without when(), for a time already past: keep our own.
+        self._timer, self._timer_due = loop.call_at(when, self._woken, loop), when
 
     def _woken(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
