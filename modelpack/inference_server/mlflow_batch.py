@@ -106,7 +106,7 @@ def _split(form: str, value: dict[str, Any], params: Any) -> Rows | None:
     if types is None:
         return None
     has_index = index is not None
-    column_key = None if columns is None else json.dumps(columns)
+    column_key = None if columns is None else _hashable(columns)
     key = (form, column_key, has_index, types, _params_key(params))
     return Rows(key, form, rows, columns, index, params)
 
@@ -137,13 +137,19 @@ def _row_types(rows: list[Any]) -> tuple[str, ...] | None:
     same types as the first; else None."""
     if not rows or not isinstance(rows[0], list):
         return None
-    first = tuple(type(value) for value in rows[0])
+    first = tuple(map(type, rows[0]))
     for row in rows:
-        if not isinstance(row, list) or tuple(type(value) for value in row) != first:
+        if type(row) is not list or tuple(map(type, row)) != first:
             return None
     if any(kind in (list, dict) for kind in first):  # nested values: tensors, not a frame
         return None
     return tuple(kind.__name__ for kind in first)
+
+
+def _hashable(columns: list[Any]) -> tuple[Any, ...] | str:
+    if all(type(name) is str for name in columns):
+        return tuple(columns)
+    return json.dumps(columns)
 
 
 def _params_key(params: Any) -> str | None:
