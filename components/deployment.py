@@ -23,6 +23,7 @@ from modelpack.assets import (
     ProbeSettings,
     SpecError,
 )
+from modelpack.assets.scripts import defines_function
 from modelpack.builds.layout import USER_ID
 from modelpack.targets import TARGETS, Target
 from modelpack.targets.base import Autoscale, Mount, Probe, ReplicaSet
@@ -68,6 +69,22 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
     if "WORKER_TIMEOUT" not in asset.environment_variables:
         env["WORKER_TIMEOUT"] = str(liveness.period * liveness.failure_threshold + liveness.timeout)
     return env
+
+
+def _warn_unbatchable(asset: DeploymentAsset, resource: pulumi.Resource) -> None:
+    """Batching merges requests for MLflow models and for a score.py with run_batch(); any
+    other script scores each request alone, so say so at preview."""
+    package = asset.package
+    if asset.batching is None or package.code_dir is None or package.entry_script is None:
+        return
+    if defines_function(package.code_dir / package.entry_script, "run_batch"):
+        return
+    pulumi.log.warn(
+        f"deployment {asset.name}: batching merges requests for MLflow models and for a "
+        f"score.py that defines run_batch(list_of_raw_data); {package.entry_script} does not, "
+        "so its replicas score each request alone",
+        resource=resource,
+    )
 
 
 def _other_targets(target: Target) -> str:
@@ -198,6 +215,7 @@ class Deployment(pulumi.ComponentResource):
                 "get those",
                 resource=self,
             )
+        _warn_unbatchable(asset, self)
         layout = package.layout
         env = {**asset.environment_variables}
         mounts = []

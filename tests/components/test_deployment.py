@@ -127,6 +127,8 @@ def test_disabled_egress_on_a_target_that_cannot_is_refused(tmp_path: Path):
 def test_batching_reaches_the_replicas_server_on_either_target(
     tmp_path: Path, monkeypatch, target: str
 ):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
     mocks, graph = declare(tmp_path, monkeypatch, target=target, appended={"blue.yml": BATCHING})
 
     def env_of(deployment: str) -> dict[str, str]:
@@ -146,5 +148,8 @@ def test_batching_reaches_the_replicas_server_on_either_target(
         assert (blue["MAX_BATCH_SIZE"], blue["MAX_BATCH_LATENCY_MS"]) == ("16", "3")
         assert blue["MAX_CONCURRENT_REQUESTS_PER_INSTANCE"] == "64"
         assert "MAX_BATCH_SIZE" not in green
+        # blue's package serves a score.py without run_batch: batching cannot merge for it
+        [warning] = [w for w in warnings if "batching" in w]
+        assert warning.startswith("deployment blue: ") and "score.py does not" in warning
 
     return all_declared(graph).apply(check)
