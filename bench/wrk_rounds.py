@@ -60,6 +60,8 @@ class ServerSpec:
     command: list[str]
     ready_path: str
     env: dict[str, str] = field(default_factory=dict)
+    script: str | None = "score.py"
+    """The entry script in the benchmark's folder; None serves the MLflow model there."""
 
 
 def prepare(folder: Path) -> Path:
@@ -75,7 +77,13 @@ def prepare(folder: Path) -> Path:
 
 
 def measure(
-    specs: list[ServerSpec], workers: int, folder: Path, body: Path, wrk: str, args: Namespace
+    specs: list[ServerSpec],
+    workers: int,
+    folder: Path,
+    body: Path,
+    wrk: str,
+    args: Namespace,
+    connections: int = CONNECTIONS,
 ) -> dict[str, Result]:
     """Start every server, then load each in turn ``args.rounds`` times; the median rounds.
 
@@ -85,13 +93,13 @@ def measure(
         for spec in specs:
             port, _ = servers[spec.name]
             wait_ready(port, spec.ready_path)
-            run_wrk(wrk, port, folder, body, 2, args.threads)  # warm-up
+            run_wrk(wrk, port, folder, body, 2, args.threads, connections)  # warm-up
         runs: dict[str, list[Result]] = {spec.name: [] for spec in specs}
         for _ in range(args.rounds):
             for spec in specs:
                 port, process = servers[spec.name]
                 cpu_before = tree_cpu_seconds(process.pid)
-                result = run_wrk(wrk, port, folder, body, args.duration, args.threads)
+                result = run_wrk(wrk, port, folder, body, args.duration, args.threads, connections)
                 requests = result.requests_per_s * args.duration
                 spent = tree_cpu_seconds(process.pid) - cpu_before
                 result.cpu_us_per_request = spent / requests * 1e6 if requests else 0.0
@@ -139,8 +147,9 @@ def start(spec: ServerSpec, workers: int, folder: Path) -> tuple[int, subprocess
         **spec.env,
     }
     log = open(folder / f"{spec.name}-{workers}.log", "wb")  # noqa: SIM115
-    command = [*spec.command, "--entry_script", str(folder / "score.py")]
-    command += ["--port", str(port), "--worker_count", str(workers)]
+    command = [*spec.command, "--port", str(port), "--worker_count", str(workers)]
+    if spec.script is not None:
+        command += ["--entry_script", str(folder / spec.script)]
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     return port, process
 
@@ -167,8 +176,16 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def run_wrk(wrk: str, port: int, folder: Path, body: Path, seconds: int, threads: int) -> Result:
-    command = [wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+def run_wrk(
+    wrk: str,
+    port: int,
+    folder: Path,
+    body: Path,
+    seconds: int,
+    threads: int,
+    connections: int = CONNECTIONS,
+) -> Result:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["-s", str(folder / "post.lua"), f"http://127.0.0.1:{port}/score"]
     env = {**os.environ, "BENCH_BODY": str(body)}
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout

@@ -23,6 +23,7 @@ from modelpack.assets import (
     ProbeSettings,
     SpecError,
 )
+from modelpack.assets.scripts import defines_function
 from modelpack.builds.layout import USER_ID
 from modelpack.targets import TARGETS, Target
 from modelpack.targets.base import Autoscale, Mount, Probe, ReplicaSet
@@ -59,6 +60,9 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
         env["MAX_QUEUE_WAIT_MS"] = str(settings.max_queue_wait_ms)
     if settings.request_timeout_ms:
         env["REQUEST_TIMEOUT_MS"] = str(settings.request_timeout_ms)
+    if asset.batching is not None:
+        env["MAX_BATCH_SIZE"] = str(asset.batching.max_batch_size)
+        env["MAX_BATCH_LATENCY_MS"] = str(asset.batching.max_latency_ms)
     # The liveness probe, kept inside the replica: a worker whose event loop has not answered
     # for as long as the probe tolerates is replaced (a WORKER_TIMEOUT the user set wins).
     liveness = asset.liveness_probe
@@ -67,14 +71,30 @@ def _server_env(asset: DeploymentAsset, cpus: float) -> dict[str, str]:
     return env
 
 
+def _warn_unbatchable(asset: DeploymentAsset, resource: pulumi.Resource) -> None:
+    """Batching merges requests for MLflow models and for a score.py with run_batch(); any
+    other script scores each request alone, so say so at preview."""
+    package = asset.package
+    if asset.batching is None or package.code_dir is None or package.entry_script is None:
+        return
+    if defines_function(package.code_dir / package.entry_script, "run_batch"):
+        return
+    pulumi.log.warn(
+        f"deployment {asset.name}: batching merges requests for MLflow models and for a "
+        f"score.py that defines run_batch(list_of_raw_data); {package.entry_script} does not, "
+        "so its replicas score each request alone",
+        resource=resource,
+    )
+
+
 def _other_targets(target: Target) -> str:
     return ", ".join(name for name in sorted(TARGETS) if name != target.name)
 
 
 def check_deployments(assets: AssetFolder, target: Target) -> None:
     """What a deployment asks of its target and package: autoscaling needs a target that
-    autoscales, disabled egress one that isolates it, and data collection the injected
-    server. Run before any resource is declared."""
+    autoscales, disabled egress one that isolates it, and data collection and batching the
+    injected server. Run before any resource is declared."""
     errors = []
     for asset in assets.deployments:
         if asset.autoscale is not None and not target.autoscales:
@@ -117,6 +137,16 @@ def check_deployments(assets: AssetFolder, target: Target) -> None:
                     f"is recorded by the inference server that packages inject; package "
                     f"{asset.package.name} runs its own server ({server}), which cannot: remove "
                     "data_collector, or package with azureml_online",
+                )
+            )
+        if asset.batching is not None and asset.package.server_type != "azureml_online":
+            errors.append(
+                SpecError(
+                    asset.file,
+                    "batching",
+                    f"is done by the inference server that packages inject; package "
+                    f"{asset.package.name} runs its own server ({asset.package.server_type}), "
+                    "which cannot: remove batching, or package with azureml_online",
                 )
             )
     if errors:
@@ -197,6 +227,7 @@ class Deployment(pulumi.ComponentResource):
                 "get those",
                 resource=self,
             )
+        _warn_unbatchable(asset, self)
         layout = package.layout
         env = {**asset.environment_variables}
         mounts = []

@@ -7,6 +7,7 @@ Imports only pydantic, pyyaml and the standard library.
 from .asset_folder import AssetFolder, load_asset_folder
 from .conda import CondaConversionError, CondaFile, PipRequirements, conda_to_pip
 from .deployment import (
+    BatchingSettings,
     CodeConfiguration,
     ManagedOnlineDeployment,
     ProbeSettings,
@@ -65,6 +66,7 @@ __all__ = [
     "PipRequirements",
     "ProbeSettings",
     "Reference",
+    "BatchingSettings",
     "RequestSettings",
     "Route",
     "SpecError",

@@ -67,6 +67,29 @@ class ReadinessProbeSettings(ProbeSettings):
     failure_threshold: int = Field(default=3, ge=1)
 
 
+class BatchingSettings(SpecModel):
+    """Adaptive batching, a modelpack extension (not an Azure ML field): requests that reach
+    a worker together are answered by one call of the model. For MLflow models served without
+    a score.py, and for a score.py that defines `run_batch(list_of_raw_data)`.
+
+    A batch goes to the model when it holds `max_batch_size` requests, or once its oldest
+    request has waited `max_latency_ms` for others (0: only requests that queued while the
+    model was busy are merged, none waits for company)."""
+
+    max_batch_size: int = Field(default=32, le=1024)
+    max_latency_ms: int = Field(default=5, ge=0, le=1000)
+
+    @field_validator("max_batch_size")
+    @classmethod
+    def _merges(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(
+                f"must be at least 2 (got {value}): a batch of 1 merges nothing; "
+                "remove batching to turn it off"
+            )
+        return value
+
+
 class ScaleSettings(SpecModel):
     """How many replicas: `default` runs `instance_count`; `target_utilization` runs between
     `min_instances` and `max_instances`, keeping their average CPU near
@@ -120,6 +143,8 @@ class ManagedOnlineDeployment(AssetModel):
     """What each replica records of its requests, into the workspace's store."""
     egress_public_network_access: Literal["enabled", "disabled"] = "enabled"
     """`disabled`: the replicas have no route out of the endpoint's network."""
+    batching: BatchingSettings | None = None
+    """Adaptive batching (modelpack's, not Azure ML's); off when absent."""
 
     @field_validator("egress_public_network_access", mode="before")
     @classmethod
@@ -155,5 +180,27 @@ class ManagedOnlineDeployment(AssetModel):
                 "package_model",
                 "needs a model to package (with code_configuration and environment, or an "
                 "mlflow_model alone); a deployment of a package needs no package_model",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _batching_can_merge(self) -> Self:
+        batching, requests = self.batching, self.request_settings
+        if batching is None:
+            return self
+        if requests.max_concurrent_requests_per_instance < 2:
+            raise field_error(
+                "batching",
+                "merges requests that an instance serves at once, but "
+                "request_settings.max_concurrent_requests_per_instance is "
+                f"{requests.max_concurrent_requests_per_instance} (Azure ML's default is 1): "
+                "raise it; max_batch_size times the replica's worker processes (one per vCPU) "
+                "lets every worker fill its batches",
+            )
+        if batching.max_latency_ms >= requests.request_timeout_ms:
+            raise field_error(
+                "batching.max_latency_ms",
+                f"must be below request_settings.request_timeout_ms "
+                f"({requests.request_timeout_ms}), got {batching.max_latency_ms}",
             )
         return self

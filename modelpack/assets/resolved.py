@@ -14,6 +14,7 @@ from pathlib import Path
 from .conda import PipRequirements
 from .data_collector import DataCollector
 from .deployment import (
+    BatchingSettings,
     ManagedOnlineDeployment,
     ProbeSettings,
     RequestSettings,
@@ -183,6 +184,11 @@ class DeploymentAsset:
         """The `data_collector` settings, when any collection is enabled."""
         collector = self.spec.data_collector
         return collector if collector is not None and collector.enabled else None
+
+    @property
+    def batching(self) -> BatchingSettings | None:
+        """The `batching` settings (a modelpack extension), when given."""
+        return self.spec.batching
 
     @property
     def autoscale(self) -> ScaleSettings | None:

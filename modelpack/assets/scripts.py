@@ -42,6 +42,19 @@ def check_entry_script(path: Path, shown: str | None = None) -> list[str]:
     return problems
 
 
+def defines_function(path: Path, name: str) -> bool:
+    """Does the script at `path` define `name()` at top level? False when it cannot be read
+    or parsed (check_entry_script says why)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
+        for node in tree.body
+    )
+
+
 def _required_positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     args = node.args
     positional = len(args.posonlyargs) + len(args.args)

@@ -17,6 +17,7 @@ request can be answered when it times out.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
 from . import __version__, logs
+from .batching import Batcher
 from .data_collection import CollectionMetrics, DataCollector
 from .metrics import CONTENT_TYPE as METRICS_TYPE
 from .metrics import Metrics
@@ -32,6 +34,7 @@ from .run_threads import RunThreads
 from .scoring import (
     HTML_TYPE,
     MAX_JSON_DEPTH,
+    BatchResult,
     ClientError,
     Reply,
     RunFailed,
@@ -142,6 +145,7 @@ class InferenceApp:
         self.on_init_failure: Callable[[], None] = lambda: None
         self.swagger = SwaggerDocs({})
         self._heartbeat: asyncio.Task[None] | None = None
+        self.batcher: Batcher | None = None
         self.collector: DataCollector | None = None
         if settings.data_collection is not None:
             collection = settings.data_collection
@@ -198,9 +202,34 @@ class InferenceApp:
             self.on_init_failure()
             return
         self.swagger = future.result()
+        # What init() loaded (the model, its libraries) lives as long as the worker: out of
+        # the collector's sight, a full collection no longer stalls the worker for tens of ms.
+        gc.freeze()
+        self._start_batching()
         self.ready = True
         self.shared.ready[self.worker] = 1
         logger.info("worker ready to score")
+
+    def _start_batching(self) -> None:
+        batching = self.settings.batching
+        if batching is None:
+            return
+        if not self.scorer.batches():
+            logger.warning(
+                "MAX_BATCH_SIZE is %d, but this model cannot score requests together (a "
+                "score.py needs a run_batch(list_of_raw_data) beside a run(raw_data) taking "
+                "the body): each request is scored alone",
+                batching.max_size,
+            )
+            return
+        self.batcher = Batcher(
+            batching, self.run_threads, self.settings.run_threads, self._score_batch_on_thread
+        )
+        logger.info(
+            "batching up to %d requests, waiting at most %d ms",
+            batching.max_size,
+            batching.max_latency_ms,
+        )
 
     # --- requests -----------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -305,9 +334,11 @@ class InferenceApp:
 
     async def _run(self, request: ScoreRequest) -> Reply:
         """The scorer's answer, on a run thread, or 504 once the request timeout passes."""
-        future: asyncio.Future[Reply | None] = self.run_threads.submit(
-            self._score_on_thread, request
-        )
+        future: asyncio.Future[Reply | None]
+        if self.batcher is not None and request.method == "POST":
+            future = self.batcher.submit(request)  # type: ignore[assignment]
+        else:
+            future = self.run_threads.submit(self._score_on_thread, request)
         if self.timeout_s is None:
             reply = await future
         else:
@@ -349,22 +380,23 @@ class InferenceApp:
     def _score_on_thread(self, request: ScoreRequest) -> Reply:
         try:
             return self.scorer.score(request)
-        except ClientError as exc:
-            return json_reply(
-                exc.status,
-                {"message": exc.message, "request_id": request.request_id},
-                run_failed=False,
-            )
-        except RunFailed as exc:
-            logger.error(
-                "run() raised", exc_info=True, extra={"fields": {"request_id": request.request_id}}
-            )
-            body = {"message": RUN_ERROR, "error": str(exc), "request_id": request.request_id}
-            return json_reply(500, body, run_failed=True)
+        except Exception as exc:
+            return _failure_reply(request, exc)
+
+    def _score_batch_on_thread(self, requests: list[ScoreRequest]) -> list[Reply]:
+        try:
+            result: BatchResult = self.scorer.score_batch(requests)
+            if len(result.outcomes) != len(requests):
+                raise RuntimeError(f"{len(result.outcomes)} outcomes for {len(requests)} requests")
         except Exception:
-            logger.exception("scoring failed", extra={"fields": {"request_id": request.request_id}})
-            body = {"message": INTERNAL_ERROR, "request_id": request.request_id}
-            return json_reply(500, body)
+            logger.exception("scoring a batch failed; scoring its requests one by one")
+            return [self._score_on_thread(request) for request in requests]
+        for size in result.calls:
+            self.metrics.batch_size.observe(size)
+        return [
+            outcome if isinstance(outcome, Reply) else _failure_reply(request, outcome)
+            for request, outcome in zip(requests, result.outcomes, strict=True)
+        ]
 
     def _swagger(self, scope: Scope) -> Reply:
         if not self.ready:
@@ -374,6 +406,23 @@ class InferenceApp:
         if isinstance(document, bytes):
             return Reply(status, document, [(b"content-type", b"application/json")])
         return json_reply(status, document)
+
+
+def _failure_reply(request: ScoreRequest, error: Exception) -> Reply:
+    """The answer to a request whose scoring raised ``error``."""
+    fields = {"fields": {"request_id": request.request_id}}
+    if isinstance(error, ClientError):
+        return json_reply(
+            error.status,
+            {"message": error.message, "request_id": request.request_id},
+            run_failed=False,
+        )
+    if isinstance(error, RunFailed):
+        logger.error("run() raised", exc_info=error, extra=fields)
+        body = {"message": RUN_ERROR, "error": str(error), "request_id": request.request_id}
+        return json_reply(500, body, run_failed=True)
+    logger.error("scoring failed", exc_info=error, extra=fields)
+    return json_reply(500, {"message": INTERNAL_ERROR, "request_id": request.request_id})
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

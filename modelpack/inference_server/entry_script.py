@@ -10,6 +10,13 @@ What ``run()`` is given follows ``azmlinfsrv``:
 A ``request_headers`` parameter, when ``run()`` has one, receives the request's headers.
 ``run()`` returns either a response object (``AMLResponse``, or anything with ``status_code``,
 ``headers`` and ``get_data()``), sent as it is, or a value sent as JSON.
+
+With batching on (``MAX_BATCH_SIZE``), a script may define ``run_batch(list_of_raw_data)``
+beside a ``run(raw_data)`` that takes the body as a str: it gets the bodies of several POST
+requests and returns one output per body, in order, each answered as ``run()``'s would be.
+An output that is an exception fails its own request (500). When ``run_batch`` raises or
+returns another number of outputs, each request is given to ``run()`` alone. It is not given
+the request headers.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from .compat.aml_request import AMLRequest
 from .scoring import (
     HTML_TYPE,
     JSON_TYPE,
+    BatchResult,
     ClientError,
     Reply,
     RunFailed,
@@ -64,6 +72,7 @@ class EntryScript:
         self._data_parameter = ""
         self._parameters: list[inspect.Parameter] = []
         self._pass_headers = False
+        self._run_batch: Callable[[list[str]], Any] | None = None
 
     def init(self) -> None:
         module = self._import()
@@ -118,6 +127,16 @@ class EntryScript:
         else:
             self._mode = InputMode.STRING
         logger.info("run() receives the %s", self._mode.value)
+        run_batch = getattr(module, "run_batch", None)
+        if callable(run_batch):
+            if self._mode is InputMode.STRING:
+                self._run_batch = run_batch
+            else:
+                logger.warning(
+                    "run_batch() is not used: it is only for a run(raw_data) that takes the "
+                    "body as a str, and run() receives the %s",
+                    self._mode.value,
+                )
 
     def schemas(self) -> tuple[Any, Any, list[str]]:
         try:
@@ -147,6 +166,69 @@ class EntryScript:
         elapsed_ms = (time.perf_counter() - started) * 1000
         reply.headers.append((b"x-ms-run-fn-exec-ms", f"{elapsed_ms:.3f}".encode()))
         return reply
+
+    def batches(self) -> bool:
+        return self._run_batch is not None
+
+    def score_batch(self, requests: list[ScoreRequest]) -> BatchResult:
+        outcomes: dict[int, Reply | Exception] = {}
+        calls: list[int] = []
+        merged: list[int] = []
+        bodies: list[str] = []
+        for index, request in enumerate(requests):
+            body = _batch_body(request) if self._run_batch is not None else None
+            if body is None:
+                outcomes[index] = self._outcome(request)
+                calls.append(1)
+            else:
+                bodies.append(body)
+                merged.append(index)
+        replies = self._batch_replies(bodies) if bodies else None
+        if replies is not None:
+            outcomes.update(zip(merged, replies, strict=True))
+            calls.append(len(merged))
+        else:
+            for index in merged:
+                outcomes[index] = self._outcome(requests[index])
+                calls.append(1)
+        return BatchResult([outcomes[index] for index in range(len(requests))], calls)
+
+    def _batch_replies(self, bodies: list[str]) -> list[Reply | Exception] | None:
+        """``run_batch(bodies)`` as one reply (or failure) per body; None when it raised or
+        answered another number of outputs."""
+        assert self._run_batch is not None
+        started = time.perf_counter()
+        try:
+            outputs = list(self._run_batch(bodies))
+        except Exception as exc:
+            logger.info("run_batch() of %d raised (%s); calling run() for each", len(bodies), exc)
+            return None
+        if len(outputs) != len(bodies):
+            logger.error(
+                "run_batch() returned %d outputs for %d inputs; calling run() for each",
+                len(outputs),
+                len(bodies),
+            )
+            return None
+        elapsed = f"{(time.perf_counter() - started) * 1000:.3f}".encode()
+        replies: list[Reply | Exception] = []
+        for output in outputs:
+            try:
+                if isinstance(output, Exception):
+                    raise output
+                reply = _reply_from_output(output)
+            except Exception as exc:
+                replies.append(RunFailed(f"{type(exc).__name__}: {exc}"))
+                continue
+            reply.headers.append((b"x-ms-run-fn-exec-ms", elapsed))
+            replies.append(reply)
+        return replies
+
+    def _outcome(self, request: ScoreRequest) -> Reply | Exception:
+        try:
+            return self.score(request)
+        except Exception as exc:
+            return exc
 
     def _arguments(self, request: ScoreRequest) -> dict[str, Any]:
         if self._mode is InputMode.RAW:
@@ -205,6 +287,17 @@ def _reply_from_output(output: Any) -> Reply:
     return Reply(
         200, json.dumps(output).encode(), [(b"content-type", JSON_TYPE), _run_failed(False)]
     )
+
+
+def _batch_body(request: ScoreRequest) -> str | None:
+    """What ``run_batch`` gets of ``request``: a POST body as a str; None for any other
+    request (``run()`` answers those, and the 400 of a body that is not UTF-8)."""
+    if request.method != "POST":
+        return None
+    try:
+        return request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _run_failed(failed: bool) -> tuple[bytes, bytes]:

@@ -4,6 +4,8 @@
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
 * ``inference_requests_in_flight``: scoring requests being answered now, across the workers
   (read from the workers' shared counts when scraped, not counted again per request);
+* ``inference_batch_size``: with batching on, how many requests each call of the model
+  answered (histogram; a request scored alone counts as a call of 1);
 * ``inference_data_collection_records_total{collection}`` and
   ``inference_data_collection_dropped_total{collection, reason}``, with data collection on
   (see ``inference.data_collection``).
@@ -52,6 +54,7 @@ BUCKETS = (
     10.0,
     30.0,
 )
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 
@@ -109,6 +112,12 @@ class Metrics:
         self.in_flight = InFlight(in_flight)
         if self.registry is not None:
             self.registry.register(self.in_flight)
+        self.batch_size = Histogram(
+            "inference_batch_size",
+            "Requests answered by one call of the model, with batching on.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self._values: dict[tuple[str, int], _RequestValues] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:

@@ -13,6 +13,10 @@ Accepted bodies (POST, JSON unless noted):
   with ``{"predictions": ...}`` like ``mlflow models serve``; also a ``text/csv`` body.
 
 An optional ``"params"`` member is passed to ``predict``.
+
+With batching on, requests whose rows fit one frame are answered by one ``predict`` (see
+``inference.mlflow_batch``); when it raises, or does not answer a prediction per row, each
+request is scored alone, so a bad request fails alone.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import io
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from .scoring import JSON_TYPE, ClientError, Reply, RunFailed, ScoreRequest
+from .mlflow_batch import Rows, merged_payload, rows_of, split_predictions
+from .scoring import JSON_TYPE, BatchResult, ClientError, Reply, RunFailed, ScoreRequest
 
 logger = logging.getLogger("inference.mlflow")
 
@@ -74,12 +81,86 @@ class MlflowModel:
     def score(self, request: ScoreRequest) -> Reply:
         if request.method != "POST":
             raise ClientError(405, "The method is not allowed for the requested URL.")
-        data, params, wrap = self._parse(request)
+        if _content_type(request) == b"text/csv":
+            from mlflow.pyfunc.scoring_server import parse_csv_input
+
+            with _input_errors():
+                text = io.StringIO(request.body.decode("utf-8"))
+                data = parse_csv_input(text, self._input_schema)
+            return self._reply(self._predict(data, None), wrap=True)
+        return self._score_payload(_json_payload(request))
+
+    def batches(self) -> bool:
+        return True
+
+    def score_batch(self, requests: list[ScoreRequest]) -> BatchResult:
+        outcomes: dict[int, Reply | Exception] = {}
+        calls: list[int] = []
+        groups: dict[tuple[Any, ...], list[tuple[int, Rows, dict[str, Any]]]] = {}
+        for index, request in enumerate(requests):
+            if request.method != "POST" or _content_type(request) == b"text/csv":
+                outcomes[index] = _outcome(self.score, request)
+                calls.append(1)
+                continue
+            try:
+                payload = _json_payload(request)
+            except ClientError as exc:
+                outcomes[index] = exc
+                continue
+            rows = rows_of(payload)
+            if rows is None:
+                outcomes[index] = _outcome(self._score_payload, payload)
+                calls.append(1)
+            else:
+                groups.setdefault(rows.key, []).append((index, rows, payload))
+        for members in groups.values():
+            replies = None
+            if len(members) > 1:
+                replies = self._score_merged([rows for _, rows, _ in members])
+            if replies is not None:
+                calls.append(len(members))
+                for (index, _, _), reply in zip(members, replies, strict=True):
+                    outcomes[index] = reply
+                continue
+            for index, _, payload in members:
+                outcomes[index] = _outcome(self._score_payload, payload)
+                calls.append(1)
+        return BatchResult([outcomes[index] for index in range(len(requests))], calls)
+
+    def _score_merged(self, members: list[Rows]) -> list[Reply] | None:
+        """One reply per member from one predict of their merged rows; None when that
+        predict (or reading the merged input) raises, or does not answer row by row."""
+        payload = merged_payload(members)
+        try:
+            data, params, wrap = self._parse_payload(payload)
+            predictions = self._predict(data, params)
+            parts = split_predictions(predictions, [len(rows.rows) for rows in members])
+            if parts is None:
+                return None
+            return [self._reply(part, wrap) for part in parts]
+        except Exception as exc:
+            logger.info(
+                "a merged predict of %d requests failed (%s: %s); scoring them one by one",
+                len(members),
+                type(exc).__name__,
+                exc,
+            )
+            return None
+
+    def _score_payload(self, payload: dict[str, Any]) -> Reply:
+        data, params, wrap = self._parse_payload(payload)
+        return self._reply(self._predict(data, params), wrap)
+
+    def _predict(self, data: Any, params: dict[str, Any] | None) -> Any:
         try:
             if params:
-                predictions = self._model.predict(data, params=params)
-            else:
-                predictions = self._model.predict(data)
+                return self._model.predict(data, params=params)
+            return self._model.predict(data)
+        except Exception as exc:
+            raise RunFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def _reply(self, predictions: Any, wrap: bool) -> Reply:
+        try:
             body = json.dumps(_jsonable(predictions))
         except Exception as exc:
             raise RunFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -87,26 +168,11 @@ class MlflowModel:
             body = '{"predictions": ' + body + "}"
         return Reply(200, body.encode(), [(b"content-type", JSON_TYPE)])
 
-    def _parse(self, request: ScoreRequest) -> tuple[Any, dict[str, Any] | None, bool]:
+    def _parse_payload(self, payload: dict[str, Any]) -> tuple[Any, dict[str, Any] | None, bool]:
         """(model input, params, whether to answer in MLflow's ``{"predictions"}`` form)."""
-        from mlflow.exceptions import MlflowException
-        from mlflow.pyfunc.scoring_server import infer_and_parse_data, parse_csv_input
+        from mlflow.pyfunc.scoring_server import infer_and_parse_data
 
-        content_type = (request.header(b"content-type") or b"").split(b";")[0].strip()
-        try:
-            if content_type == b"text/csv":
-                text = io.StringIO(request.body.decode("utf-8"))
-                return parse_csv_input(text, self._input_schema), None, True
-            try:
-                payload = json.loads(request.body)
-            except ValueError as exc:
-                raise ClientError(400, f"The body is not valid JSON: {exc}") from None
-            if not isinstance(payload, dict):
-                raise ClientError(
-                    400,
-                    'Expected a JSON object with "input_data" or one of '
-                    f"{', '.join(MLFLOW_FORMATS)}",
-                )
+        with _input_errors():
             params = payload.get("params")
             if "input_data" in payload:
                 mlflow_payload = self._from_azure(payload["input_data"])
@@ -119,10 +185,6 @@ class MlflowModel:
                     f"{', '.join(MLFLOW_FORMATS)}; got {sorted(payload)}",
                 )
             return infer_and_parse_data(formats, self._input_schema), params, True
-        except MlflowException as exc:
-            raise ClientError(400, exc.message) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ClientError(400, f"The input could not be read: {exc}") from None
 
     def _from_azure(self, input_data: Any) -> dict[str, Any]:
         """Azure ML's ``input_data`` in one of MLflow's own formats."""
@@ -142,6 +204,43 @@ class MlflowModel:
                     split["columns"] = names
             return {"dataframe_split": split}
         return {"inputs": input_data}
+
+
+def _content_type(request: ScoreRequest) -> bytes:
+    return (request.header(b"content-type") or b"").split(b";")[0].strip()
+
+
+def _json_payload(request: ScoreRequest) -> dict[str, Any]:
+    try:
+        payload = json.loads(request.body)
+    except ValueError as exc:
+        raise ClientError(400, f"The body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ClientError(
+            400, f'Expected a JSON object with "input_data" or one of {", ".join(MLFLOW_FORMATS)}'
+        )
+    return payload
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    """Errors reading the input are the client's (400)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        raise ClientError(400, exc.message) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ClientError(400, f"The input could not be read: {exc}") from None
+
+
+def _outcome(score: Any, argument: Any) -> Reply | Exception:
+    """``score(argument)``'s reply, or what it raised."""
+    try:
+        return score(argument)
+    except Exception as exc:
+        return exc
 
 
 def _jsonable(value: Any) -> Any:

@@ -61,6 +61,16 @@ class Reply:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class BatchResult:
+    """What a scorer answers to a batch of requests."""
+
+    outcomes: list[Reply | Exception]
+    """One per request, in order: its reply, or the exception ``score`` would have raised."""
+    calls: list[int]
+    """How many of the requests each call of the model answered (merged or alone)."""
+
+
 class Scorer(Protocol):
     """A loaded model: a user's score.py or an MLflow model."""
 
@@ -72,6 +82,13 @@ class Scorer(Protocol):
 
     def schemas(self) -> tuple[Any, Any, list[str]]:
         """(input schema, output schema, swagger versions they fit) for /swagger.json."""
+
+    def batches(self) -> bool:
+        """Can ``score_batch`` merge requests? Asked once, after ``init``."""
+
+    def score_batch(self, requests: list[ScoreRequest]) -> BatchResult:
+        """Answer several requests, merging those that can be answered by one call of the
+        model; a request that fails, fails alone."""
 
 
 class ClientError(Exception):

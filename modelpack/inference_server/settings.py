@@ -37,6 +37,11 @@ Serving (an Azure ML deployment's ``request_settings`` map onto these):
     answer is 504. ``SCORING_TIMEOUT_MS`` (``azmlinfsrv``'s name) is read when it is unset.
     Default 5000, Azure ML's default ``request_timeout_ms``; 0: no limit. Python cannot stop
     a thread: a ``run()`` that overran finishes in the background, holding its run thread.
+``MAX_BATCH_SIZE``, ``MAX_BATCH_LATENCY_MS``
+    Adaptive batching (a deployment's ``batching``, modelpack's own): each worker merges up
+    to ``MAX_BATCH_SIZE`` scoring requests into one call of the model, holding a request at
+    most ``MAX_BATCH_LATENCY_MS`` (default 5) for others to join; see ``inference.batching``.
+    For MLflow models and a score.py defining ``run_batch``. Unset or 1: off.
 ``MAX_REQUEST_BODY_BYTES``
     Largest request body accepted; beyond it the answer is 413. Default 100 MiB.
 ``KEEP_ALIVE_TIMEOUT_S``
@@ -106,6 +111,7 @@ DEFAULT_PORT = 5001
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
 DEFAULT_MAX_QUEUE_WAIT_MS = 500
 DEFAULT_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_BATCH_LATENCY_MS = 5
 COLLECTIONS = ("model_inputs", "model_outputs", "request", "response")
 PARTITIONS = {
     "year": "%Y",
@@ -198,6 +204,22 @@ class CollectionSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """How a worker merges scoring requests (``MAX_BATCH_SIZE``, ``MAX_BATCH_LATENCY_MS``)."""
+
+    max_size: int
+    max_latency_ms: int = DEFAULT_MAX_BATCH_LATENCY_MS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BatchSettings | None:
+        max_size = _int(env, "MAX_BATCH_SIZE", 1, minimum=1)
+        if max_size == 1:
+            return None
+        latency = _int(env, "MAX_BATCH_LATENCY_MS", DEFAULT_MAX_BATCH_LATENCY_MS)
+        return cls(max_size=max_size, max_latency_ms=latency)
+
+
+@dataclass(frozen=True)
 class Settings:
     app_root: str
     entry_script: str | None
@@ -220,6 +242,7 @@ class Settings:
     service_path_prefix: str = ""
     data_collection: CollectionSettings | None = None
     egress: EgressSettings | None = None
+    batching: BatchSettings | None = None
 
     @classmethod
     def from_env(
@@ -258,6 +281,7 @@ class Settings:
             service_path_prefix=env.get("SERVICE_PATH_PREFIX") or "",
             data_collection=CollectionSettings.from_env(env),
             egress=EgressSettings.from_env(env),
+            batching=BatchSettings.from_env(env),
         )
 
     def entry_script_path(self) -> str | None:

@@ -256,6 +256,22 @@ CASES: dict[str, tuple[Files, str, str, str]] = {
         "instance_count",
         "greater than or equal to 1 (got 0)",
     ),
+    "batching of one request": (
+        {
+            "blue.yml": BASE["blue.yml"]
+            + "request_settings: {max_concurrent_requests_per_instance: 8}\n"
+            + "batching: {max_batch_size: 1}\n"
+        },
+        "blue.yml",
+        "batching.max_batch_size",
+        "must be at least 2 (got 1)",
+    ),
+    "batching without concurrent requests": (
+        {"blue.yml": BASE["blue.yml"] + "batching: {max_batch_size: 16}\n"},
+        "blue.yml",
+        "batching",
+        "max_concurrent_requests_per_instance is 1",
+    ),
     "unknown instance type": (
         edit("blue.yml", "Standard_DS3_v2", "Standard_DS9_v2"),
         "blue.yml",

@@ -33,6 +33,10 @@ data_collector:
     capture_headers: [X-Customer-Id]
 """
 NO_EGRESS = "egress_public_network_access: disabled\n"
+BATCHING = """
+request_settings: {max_concurrent_requests_per_instance: 64}
+batching: {max_batch_size: 16, max_latency_ms: 3}
+"""
 
 
 def containers_of(mocks, deployment: str) -> list:
@@ -147,3 +151,36 @@ def test_a_package_with_its_own_server_cannot_disable_egress_or_collect(tmp_path
     )
     assert "own.yml: data_collector: is recorded by the inference server" in message
     assert "own-server-pkg runs its own server (custom)" in message
+
+
+@pytest.mark.parametrize("target", ["docker", "kubernetes"])
+@pulumi.runtime.test
+def test_batching_reaches_the_replicas_server_on_either_target(
+    tmp_path: Path, monkeypatch, target: str
+):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
+    mocks, graph = declare(tmp_path, monkeypatch, target=target, appended={"blue.yml": BATCHING})
+
+    def env_of(deployment: str) -> dict[str, str]:
+        if target == "docker":
+            [container] = containers_of(mocks, deployment)
+            return container.inputs["env"]
+        [workload] = [
+            r.inputs
+            for r in mocks.resources.values()
+            if r.typ.endswith(":Deployment") and r.inputs["metadata"]["name"].endswith(deployment)
+        ]
+        [container] = workload["spec"]["template"]["spec"]["containers"]
+        return {item["name"]: item["value"] for item in container["env"]}
+
+    def check(_):
+        blue, green = env_of("blue"), env_of("green")
+        assert (blue["MAX_BATCH_SIZE"], blue["MAX_BATCH_LATENCY_MS"]) == ("16", "3")
+        assert blue["MAX_CONCURRENT_REQUESTS_PER_INSTANCE"] == "64"
+        assert "MAX_BATCH_SIZE" not in green
+        # blue's package serves a score.py without run_batch: batching cannot merge for it
+        [warning] = [w for w in warnings if "batching" in w]
+        assert warning.startswith("deployment blue: ") and "score.py does not" in warning
+
+    return all_declared(graph).apply(check)

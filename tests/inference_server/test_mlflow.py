@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modelpack.inference_server.settings import Settings
@@ -92,3 +94,63 @@ def test_mlflow_model_needs_mlflow_in_the_interpreter(start_server, mlflow_model
 def test_settings_find_no_script_for_mlflow(mlflow_model):
     settings = Settings.from_env({"AZUREML_MODEL_DIR": str(mlflow_model[0])})
     assert settings.entry_script_path() is None
+
+
+def payloads_of_every_kind(columns: list[str], rows: list[list[float]]) -> list[bytes]:
+    """Bodies of the formats batching merges, some in twos, one with a NaN (sklearn refuses
+    it when predicting: it fails the merged predict, then only itself), one not JSON."""
+    split = [{"input_data": {"columns": columns, "data": [row]}} for row in rows]
+    bodies = [
+        *split,
+        *split,
+        {"input_data": {"columns": columns, "index": [5, 6], "data": rows[:2]}},
+        {"dataframe_split": {"columns": columns, "data": rows}},
+        {"dataframe_split": {"columns": columns, "data": rows[1:]}},
+        {"dataframe_records": [dict(zip(columns, row, strict=True)) for row in rows]},
+        {"input_data": rows},
+        {"input_data": rows[:1]},
+        {"input_data": {"columns": columns, "data": [[float("nan")] * len(columns)]}},
+    ]
+    return [json.dumps(body).encode() for body in bodies] + [b'{"input_data": ']
+
+
+def test_batched_answers_equal_unbatched_ones_and_a_bad_request_fails_alone(
+    start_server, mlflow_python, mlflow_model
+):
+    model_dir, expected = mlflow_model
+    bodies = payloads_of_every_kind(expected["columns"], expected["rows"])
+    alone = start_server("--model_dir", str(model_dir), python=mlflow_python)
+    batching = {"MAX_BATCH_SIZE": "64", "MAX_BATCH_LATENCY_MS": "300"}
+    batched = start_server("--model_dir", str(model_dir), env=batching, python=mlflow_python)
+    alone.wait_ready(120)
+    batched.wait_ready(120)
+    headers = {"content-type": "application/json"}
+    unbatched = [alone.client.post("/score", content=body, headers=headers) for body in bodies]
+
+    def post(body: bytes) -> httpx.Response:
+        with httpx.Client(base_url=batched.base_url, timeout=30) as client:
+            return client.post("/score", content=body, headers=headers)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(post, bodies))
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [answer.status_code for answer in unbatched]
+    assert statuses == [200] * (len(bodies) - 2) + [500, 400]
+    for answer, reference in zip(answers[:-2], unbatched, strict=False):
+        # Equal up to the last bits of a float: BLAS sums a row's products in an order that
+        # depends on the rows around it (a row in a 2-row request can differ from the same
+        # row in a 3-row one too).
+        got, wanted = answer.json(), reference.json()
+        if isinstance(wanted, dict):  # MLflow's own formats: {"predictions": [...]}
+            assert got.keys() == wanted.keys() == {"predictions"}, answer.text
+            got, wanted = got["predictions"], wanted["predictions"]
+        assert got == pytest.approx(wanted, rel=1e-12), answer.text
+    metrics = batched.client.get("/metrics").text
+    sizes = {
+        line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("inference_batch_size_bucket")
+    }
+    assert sizes["+Inf"] > sizes["1.0"], metrics  # some calls answered several requests
+    assert "scoring them one by one" in batched.logs()  # the NaN's merged predict failed

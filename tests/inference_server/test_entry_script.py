@@ -1,0 +1,130 @@
+"""A score.py's ``run_batch(list_of_raw_data)`` (modelpack/inference_server/entry_script.py):
+used for POST bodies when batching is on, each output answered as run()'s would be; a
+failing run_batch gives way to run() request by request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from modelpack.inference_server.entry_script import EntryScript
+from modelpack.inference_server.scoring import ClientError, Reply, RunFailed, ScoreRequest
+
+# run() doubles each number; run_batch() does it for several bodies in one call, and fails
+# on purpose for a batch holding "fail-batch". A value "bad" fails its own request.
+BATCHING_SCRIPT = """
+import json
+
+calls = []
+
+
+def init():
+    pass
+
+
+def run(raw_data):
+    value = json.loads(raw_data)["value"]
+    if value == "bad":
+        raise ValueError("bad value")
+    return {"doubled": value * 2, "by": "run"}
+
+
+def run_batch(list_of_raw_data):
+    calls.append(len(list_of_raw_data))
+    values = [json.loads(raw)["value"] for raw in list_of_raw_data]
+    if "fail-batch" in values:
+        raise RuntimeError("the whole batch fails")
+    return [
+        ValueError("bad value") if value == "bad" else {"doubled": value * 2, "by": "batch"}
+        for value in values
+    ]
+"""
+
+
+def post(value: object) -> ScoreRequest:
+    body = json.dumps({"value": value}).encode()
+    return ScoreRequest("POST", "/score", b"", [], body, str(value))
+
+
+def loaded(make_script: Callable[..., Path], source: str = BATCHING_SCRIPT) -> EntryScript:
+    script = EntryScript(str(make_script(source)))
+    script.init()
+    return script
+
+
+def answer(outcome: Reply | Exception) -> object:
+    assert isinstance(outcome, Reply), outcome
+    return json.loads(outcome.body)
+
+
+def test_run_batch_answers_post_bodies_in_one_call(make_script) -> None:
+    script = loaded(make_script)
+    assert script.batches()
+    get = ScoreRequest("GET", "/score", b"value=4", [], b"", "get")
+    result = script.score_batch([post(1), post(2), get, post(3)])
+    assert [answer(o) for o in result.outcomes[:2]] == [
+        {"doubled": 2, "by": "batch"},
+        {"doubled": 4, "by": "batch"},
+    ]
+    assert answer(result.outcomes[2]) == {"doubled": 8, "by": "run"}  # GET: run(), as ever
+    assert answer(result.outcomes[3]) == {"doubled": 6, "by": "batch"}
+    assert sorted(result.calls) == [1, 3]
+
+
+def test_an_exception_among_the_outputs_fails_only_its_request(make_script) -> None:
+    result = loaded(make_script).score_batch([post(1), post("bad"), post(3)])
+    assert answer(result.outcomes[0]) == {"doubled": 2, "by": "batch"}
+    assert isinstance(result.outcomes[1], RunFailed)
+    assert "bad value" in str(result.outcomes[1])
+    assert answer(result.outcomes[2]) == {"doubled": 6, "by": "batch"}
+
+
+def test_a_run_batch_that_raises_gives_way_to_run(make_script) -> None:
+    result = loaded(make_script).score_batch([post(1), post("fail-batch"), post(3)])
+    assert answer(result.outcomes[0]) == {"doubled": 2, "by": "run"}
+    assert answer(result.outcomes[1]) == {"doubled": "fail-batch" * 2, "by": "run"}
+    assert answer(result.outcomes[2]) == {"doubled": 6, "by": "run"}
+    assert result.calls == [1, 1, 1]
+
+
+def test_a_body_that_is_not_utf8_is_refused_alone(make_script) -> None:
+    undecodable = ScoreRequest("POST", "/score", b"", [], b"\xff", "x")
+    result = loaded(make_script).score_batch([post(1), undecodable])
+    assert answer(result.outcomes[0]) == {"doubled": 2, "by": "batch"}
+    assert isinstance(result.outcomes[1], ClientError)
+
+
+def test_without_run_batch_a_script_does_not_batch(make_script) -> None:
+    source = "def init():\n    pass\n\ndef run(raw_data):\n    return raw_data\n"
+    assert not loaded(make_script, source).batches()
+
+
+def test_the_server_merges_concurrent_requests_for_run_batch(start_server, make_script) -> None:
+    script = make_script(BATCHING_SCRIPT)
+    env = {"MAX_BATCH_SIZE": "16", "MAX_BATCH_LATENCY_MS": "300"}
+    server = start_server("--entry_script", str(script), env=env).wait_ready()
+
+    def score(value: object) -> httpx.Response:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            return client.post("/score", json={"value": value})
+
+    values: list[object] = [1, 2, 3, "bad", 5, 6, 7, 8]
+    with ThreadPoolExecutor(len(values)) as pool:
+        answers = list(pool.map(score, values))
+    assert [a.status_code for a in answers] == [200, 200, 200, 500, 200, 200, 200, 200]
+    assert [a.json()["doubled"] for a in answers if a.status_code == 200] == [
+        2,
+        4,
+        6,
+        10,
+        12,
+        14,
+        16,
+    ]
+    assert {a.json()["by"] for a in answers if a.status_code == 200} == {"batch"}
+    metrics = server.client.get("/metrics").text
+    assert 'inference_batch_size_bucket{le="1.0"} 0.0' in metrics, metrics
