@@ -57,7 +57,9 @@ fi
 if docker info >/dev/null 2>&1; then
     done_step "already running"
 else
-    nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 &
+    # A session of its own (setsid): a signal to the process group that ran the set-up (a CI
+    # job ending, a terminal closed) must not take the engine, and every stack, with it.
+    setsid dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
         sleep 0.5
