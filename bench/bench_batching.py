@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import REPO, WRK_SCRIPT, Result, ServerSpec, ensure_wrk, measure
+from wrk_rounds import REPO, WRK_SCRIPT, Result, ServerSpec, ensure_wrk, measure, round_arguments
 
 sys.path.insert(0, str(REPO))
 from tests.support.mlflow_venv import mlflow_python  # noqa: E402
@@ -74,10 +74,7 @@ print(statistics.median(times) * 1000)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per case")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    round_arguments(parser, rounds=3)
     parser.add_argument("--max-batch-sizes", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--max-latency-ms", type=int, default=5)
     args = parser.parse_args()

@@ -18,17 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import ServerSpec, ensure_wrk, measure, prepare
+from wrk_rounds import ServerSpec, ensure_wrk, measure, prepare, round_arguments
 
 COLLECTIONS = "model_inputs,model_outputs,request,response"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="wrk runs per case")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    round_arguments(parser)
     args = parser.parse_args()
 
     wrk = ensure_wrk()

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare
+from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare, round_arguments
 
 TARGET = 0.9
 FLOOR = str(Path(__file__).with_name("floor_server.py"))
@@ -27,10 +27,7 @@ FLOOR = str(Path(__file__).with_name("floor_server.py"))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="wrk runs per server and case")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    round_arguments(parser)
     parser.add_argument(
         "--with-thread-floor",
         action="store_true",

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare
+from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare, round_arguments
 
 AZMLINFSRV_PACKAGES = [
     "azureml-inference-server-http==1.5.1",
@@ -34,10 +34,7 @@ AZMLINFSRV_PACKAGES = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="wrk runs per server and case")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    round_arguments(parser)
     parser.add_argument(
         "--azmlinfsrv-venv",
         type=Path,

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from argparse import Namespace
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,14 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     script: str | None = "score.py"
     """The entry script in the benchmark's folder; None serves the MLflow model there."""
+
+
+def round_arguments(parser: ArgumentParser, rounds: int = 5) -> None:
+    """The flags every wrk benchmark takes: what `measure` reads of its `args`, and workers."""
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=rounds, help="wrk runs per server and case")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
 
 
 def prepare(folder: Path) -> Path:
