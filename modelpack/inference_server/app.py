@@ -223,7 +223,11 @@ class InferenceApp:
             )
             return
         self.batcher = Batcher(
-            batching, self.run_threads, self.settings.run_threads, self._score_batch_on_thread
+            batching,
+            self.run_threads,
+            self.settings.run_threads,
+            self._score_batch_on_thread,
+            self._in_flight,
         )
         logger.info(
             "batching up to %d requests, waiting at most %d ms",
@@ -376,6 +380,9 @@ class InferenceApp:
                 return True
             pause = min(pause * 2, 0.01)
         return False
+
+    def _in_flight(self) -> int:
+        return self.shared.in_flight[self.worker]
 
     def _score_on_thread(self, request: ScoreRequest) -> Reply:
         try:

@@ -1,11 +1,13 @@
 """Adaptive batching: a worker's scoring requests gathered into batches, each answered by one
 call of ``score_batch`` on a run thread.
 
-A batch goes to a run thread once one is free and either the batch is full (``max_size``)
-or its oldest request has waited ``max_latency_ms``. While every run thread is busy, the
-requests arriving wait for one anyway: they join the next batch, so batches grow with the
-load and no request waits for company longer than ``max_latency_ms``. With
-``max_latency_ms`` 0 only requests that queued behind a busy model are merged.
+A batch goes to a run thread once one is free and either the batch is full (``max_size``),
+or its oldest request has waited ``max_latency_ms``, or no other request can join it yet:
+every request the worker is answering is either in the batch or being scored already (none
+is still being received). That is checked at the end of the event loop's turn, so the
+requests that arrived together join. While every run thread is busy, the requests arriving
+wait for one anyway and join the next batch: batches grow with the load, a lone request is
+sent at once, and no request waits for company longer than ``max_latency_ms``.
 """
 
 from __future__ import annotations
@@ -37,16 +39,21 @@ class Batcher:
         run_threads: RunThreads,
         threads: int,
         score_batch: ScoreBatch,
+        in_flight: Callable[[], int],
     ) -> None:
         """``score_batch`` answers a list of requests, one reply each, in order; it runs on
-        ``run_threads``, at most ``threads`` batches at a time."""
+        ``run_threads``, at most ``threads`` batches at a time. ``in_flight`` counts the
+        requests the worker is answering now (those submitted here among them)."""
         self.max_size = settings.max_size
         self.max_latency_s = settings.max_latency_ms / 1000
         self._run_threads = run_threads
         self._threads = threads
         self._score_batch = score_batch
+        self._in_flight = in_flight
         self._waiting: deque[_Waiting] = deque()
-        self._running = 0
+        self._running = 0  # batches
+        self._scoring = 0  # the requests in them
+        self._check_scheduled = False
         self._timer: asyncio.Handle | None = None
         self._timer_due = 0.0
 
@@ -56,8 +63,14 @@ class Batcher:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Reply] = loop.create_future()
         self._waiting.append(_Waiting(request, answer, loop.time()))
-        self._send_ready_batches(loop)
+        if not self._check_scheduled:
+            self._check_scheduled = True
+            loop.call_soon(self._check, loop)
         return answer
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._check_scheduled = False
+        self._send_ready_batches(loop)
 
     def _send_ready_batches(self, loop: asyncio.AbstractEventLoop) -> None:
         while self._running < self._threads:
@@ -66,10 +79,14 @@ class Batcher:
             if not self._waiting:
                 return
             due = self._waiting[0].since + self.max_latency_s
-            if len(self._waiting) < self.max_size and loop.time() < due:
+            if len(self._waiting) < self.max_size and loop.time() < due and self._others_coming():
                 self._wake_at(loop, due)
                 return
             self._send(loop)
+
+    def _others_coming(self) -> bool:
+        """Is a request being received that could still join the waiting ones?"""
+        return self._in_flight() > len(self._waiting) + self._scoring
 
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         batch: list[_Waiting] = []
@@ -80,6 +97,7 @@ class Batcher:
         if not batch:
             return
         self._running += 1
+        self._scoring += len(batch)
         replies = self._run_threads.submit(self._score_batch, [w.request for w in batch])
         replies.add_done_callback(partial(self._answer, loop, batch))
 
@@ -90,6 +108,7 @@ class Batcher:
         replies: asyncio.Future[list[Reply]],
     ) -> None:
         self._running -= 1
+        self._scoring -= len(batch)
         error = replies.exception()
         for index, waiting in enumerate(batch):
             if waiting.answer.done():  # timed out meanwhile
