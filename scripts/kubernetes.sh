@@ -118,8 +118,10 @@ build() {
     else
         local wrapper="$ROOT/tools/pulumi-kubernetes"
         local source
-        source="$(cd "$wrapper" && go list -m -f '{{.Dir}}' "$PROVIDER_MODULE")" ||
-            fail "go list of $PROVIDER_MODULE" "the output above"
+        # `go list -m` names the module's folder only once it is in the module cache.
+        source="$(cd "$wrapper" && go mod download "$PROVIDER_MODULE" &&
+            go list -m -f '{{.Dir}}' "$PROVIDER_MODULE")" && [[ -n "$source" ]] ||
+            fail "downloading $PROVIDER_MODULE from the Go module proxy" "the output above"
         # The provider's command is generated and built in a build folder, never committed.
         rm -rf "$wrapper/build"
         mkdir -p "$wrapper/build"

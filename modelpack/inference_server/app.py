@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, parse_qsl
 from . import __version__, logs
 from .batching import Batcher
 from .data_collection import CollectionMetrics, DataCollector
+from .deadlines import Deadlines
 from .metrics import CONTENT_TYPE as METRICS_TYPE
 from .metrics import Metrics
 from .run_threads import RunThreads
@@ -139,7 +140,9 @@ class InferenceApp:
         self.worker = worker
         self.metrics = Metrics(shared.in_flight_total)
         self.run_threads = RunThreads(settings.run_threads)
-        self.timeout_s = settings.request_timeout_ms / 1000 if settings.request_timeout_ms else None
+        self.deadlines = (
+            Deadlines(settings.request_timeout_ms / 1000) if settings.request_timeout_ms else None
+        )
         self.ready = False
         self.init_error: BaseException | None = None
         self.on_init_failure: Callable[[], None] = lambda: None
@@ -242,7 +245,10 @@ class InferenceApp:
         path: str = scope["path"]
         method: str = scope["method"]
         try:
-            reply = await self._answer(scope, receive, path, method, ids)
+            if path == "/score" and not ids.too_long():
+                reply = await self._score(scope, receive, method, ids.request_id)
+            else:
+                reply = self._answer(scope, path, method, ids)
         except ClientDisconnected:
             reply = None
         if reply is not None:
@@ -262,15 +268,12 @@ class InferenceApp:
             ids.request_id, method, path, status, round(elapsed * 1000, 3), ids.client_id or None
         )
 
-    async def _answer(
-        self, scope: Scope, receive: Receive, path: str, method: str, ids: RequestIds
-    ) -> Reply:
+    def _answer(self, scope: Scope, path: str, method: str, ids: RequestIds) -> Reply:
+        """The answer to any request but a scoring one with valid ids."""
         if ids.too_long():
             message = f"Request id headers must not exceed {HEADER_LIMIT} characters"
             ids.drop()
             return json_reply(431, {"message": message})
-        if path == "/score":
-            return await self._score(scope, receive, method, ids.request_id)
         if path not in GET_ROUTES:
             return json_reply(404, {"message": NOT_FOUND})
         if method != "GET" and method != "HEAD":
@@ -343,17 +346,16 @@ class InferenceApp:
             future = self.batcher.submit(request)  # type: ignore[assignment]
         else:
             future = self.run_threads.submit(self._score_on_thread, request)
-        if self.timeout_s is None:
+        if self.deadlines is None:
             reply = await future
         else:
-            # A timer that answers the future with None, rather than asyncio.timeout(), which
-            # costs several times as much per request; the run thread skips a call whose
+            # The deadline answers the future with None; the run thread skips a call whose
             # future is done before the call starts, and its late answer is dropped.
-            timer = future.get_loop().call_later(self.timeout_s, _time_out, future)
+            deadline = self.deadlines.watch(future)
             try:
                 reply = await future
             finally:
-                timer.cancel()
+                deadline.clear()
         if reply is not None:
             return reply
         ms = self.settings.request_timeout_ms
@@ -463,11 +465,6 @@ def _nested_too_deep(body: bytes, query_string: bytes) -> bool:
     if not query_string:
         return False
     return any(json_too_deep(value) for _, value in parse_qsl(query_string))
-
-
-def _time_out(future: asyncio.Future[Reply | None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

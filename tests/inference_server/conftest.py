@@ -3,8 +3,10 @@ subprocess."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -90,6 +92,36 @@ class Server:
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> Server:
         wait_until(lambda: self._answers("/readyz", 200), timeout, "readiness")
         return self
+
+    def post_together(self, bodies: list[bytes]) -> list[tuple[int, bytes]]:
+        """POST each JSON body to /score on a connection of its own, so that the requests are
+        in flight together: every request's headers and all but the last byte of its body
+        reach the server before any request is complete. Returns (status, body) in order."""
+        connections = []
+        for body in bodies:
+            connection = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            head = (
+                f"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            connection.sendall(head.encode() + body[:-1])
+            connections.append(connection)
+        wait_until(lambda: self._in_flight() == len(bodies), 30, "every request in flight")
+        for connection, body in zip(connections, bodies, strict=True):
+            connection.sendall(body[-1:])
+        answers = []
+        for connection in connections:
+            response = http.client.HTTPResponse(connection)
+            response.begin()
+            answers.append((response.status, response.read()))
+            connection.close()
+        return answers
+
+    def _in_flight(self) -> int:
+        metrics = self.client.get("/metrics").text
+        found = re.search(r"^inference_requests_in_flight (\S+)$", metrics, re.MULTILINE)
+        assert found is not None, metrics
+        return int(float(found.group(1)))
 
     def wait_exit(self, timeout: float = STARTUP_TIMEOUT_S) -> int:
         return self.process.wait(timeout)
