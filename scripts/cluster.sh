@@ -15,7 +15,7 @@
 # The node's address is on an interface the script creates (a veth pair kept on this host) (never the machine's own
 # address); everything lives under $MODELPACK_CACHE/cluster (certificates, etcd data,
 # containerd's store, logs, pid files), and the admin kubeconfig is its kubeconfig file.
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
@@ -51,6 +51,9 @@ fail() {
     printf '\ncluster: %s\nsee %s; `scripts/cluster.sh down` stops what started\n' "$1" "$2" >&2
     exit 1
 }
+
+# Any other command that fails stops the script: say in which step, and where its logs are.
+trap 'printf "\ncluster: step \"%s\" failed (exit %s at line %s)\nsee %s; \`scripts/cluster.sh down\` stops what started\n" "$current_step" "$?" "$LINENO" "$LOGS" >&2' ERR
 
 running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
@@ -321,8 +324,10 @@ pause_image() { # pause_image <containerd socket>
     cp "$ROOT/tools/pause/main.go" "$build/main.go"
     (cd "$ROOT/tools/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$build/pause" .)
     printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$build/Dockerfile"
-    docker build -q -t registry.k8s.io/pause:3.10 "$build" >>"$LOGS/pause-image.log" 2>&1
-    docker save registry.k8s.io/pause:3.10 | "${ctr[@]}" images import - >>"$LOGS/pause-image.log" 2>&1
+    docker build -q -t registry.k8s.io/pause:3.10 "$build" >>"$LOGS/pause-image.log" 2>&1 ||
+        fail "building the pause image failed" "$LOGS/pause-image.log"
+    docker save registry.k8s.io/pause:3.10 | "${ctr[@]}" images import - >>"$LOGS/pause-image.log" 2>&1 ||
+        fail "importing the pause image into containerd failed" "$LOGS/pause-image.log"
 }
 
 # --- up / down --------------------------------------------------------------------------------
