@@ -15,7 +15,7 @@
 # The node's address is on an interface the script creates (a veth pair kept on this host) (never the machine's own
 # address); everything lives under $MODELPACK_CACHE/cluster (certificates, etcd data,
 # containerd's store, logs, pid files), and the admin kubeconfig is its kubeconfig file.
-set -Eeuo pipefail
+set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
@@ -48,12 +48,15 @@ PROXY_SYSCTLS=(net.ipv4.conf.all.route_localnet)
 source "$ROOT/scripts/steps.sh"
 
 fail() {
+    reported=1
     printf '\ncluster: %s\nsee %s; `scripts/cluster.sh down` stops what started\n' "$1" "$2" >&2
     exit 1
 }
 
-# Any other command that fails stops the script: say in which step, and where its logs are.
-trap 'printf "\ncluster: step \"%s\" failed (exit %s at line %s)\nsee %s; \`scripts/cluster.sh down\` stops what started\n" "$current_step" "$?" "$LINENO" "$LOGS" >&2' ERR
+# Any other command that fails stops the script (set -e): say in which step, and where the
+# logs are. `fail` has said it already.
+reported=""
+trap 'status=$?; ((status == 0)) || [[ -n "$reported" ]] || printf "\ncluster: step \"%s\" failed (exit %s)\nsee %s; \`scripts/cluster.sh down\` stops what started\n" "$current_step" "$status" "$LOGS" >&2' EXIT
 
 running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
