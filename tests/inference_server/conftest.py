@@ -3,23 +3,25 @@ subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import joblib
 import pytest
+import uvloop
+from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
@@ -106,7 +108,11 @@ class Server:
             )
             connection.sendall(head.encode() + body[:-1])
             connections.append(connection)
-        wait_until(lambda: self._in_flight() == len(bodies), 30, "every request in flight")
+        wait_until(
+            lambda: self.metric("inference_requests_in_flight") == len(bodies),
+            30,
+            "every request in flight",
+        )
         for connection, body in zip(connections, bodies, strict=True):
             connection.sendall(body[-1:])
         answers = []
@@ -117,11 +123,16 @@ class Server:
             connection.close()
         return answers
 
-    def _in_flight(self) -> int:
-        metrics = self.client.get("/metrics").text
-        found = re.search(r"^inference_requests_in_flight (\S+)$", metrics, re.MULTILINE)
-        assert found is not None, metrics
-        return int(float(found.group(1)))
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of /metrics named ``name`` that carry ``labels``."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.client.get("/metrics").text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
 
     def wait_exit(self, timeout: float = STARTUP_TIMEOUT_S) -> int:
         return self.process.wait(timeout)
@@ -172,6 +183,16 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.close()
+
+
+T = TypeVar("T")
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, T]], T]:
+    """Runs a coroutine on asyncio's event loop, or on uvloop's, which the server uses (its
+    timers differ: a time already past gives a plain Handle)."""
+    return asyncio.run if request.param == "asyncio" else uvloop.run
 
 
 @pytest.fixture(scope="session")

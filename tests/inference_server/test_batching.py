@@ -6,18 +6,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
 
 import pytest
-import uvloop
 
 from modelpack.inference_server.batching import Batcher
 from modelpack.inference_server.run_threads import RunThreads
 from modelpack.inference_server.scoring import Reply, ScoreRequest
 from modelpack.inference_server.settings import BatchSettings
-
-T = TypeVar("T")
 
 
 class Model:
@@ -37,13 +32,6 @@ class Model:
         if self.fails:
             raise RuntimeError("broken")
         return [Reply(200, r.request_id.encode()) for r in requests]
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, T]], T]:
-    """Runs a coroutine on asyncio's event loop, or on uvloop's, which the server uses (its
-    timers differ: a time already past gives a plain Handle)."""
-    return asyncio.run if request.param == "asyncio" else uvloop.run
 
 
 def request(request_id: str) -> ScoreRequest:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from modelpack.assets.data_collector import STANDARD_COLLECTIONS
 from modelpack.inference_server.settings import COLLECTIONS, CollectionSettings, SettingsError
@@ -39,15 +38,6 @@ def records(folder: Path, collection: str) -> Iterator[tuple[str, dict]]:
     for path in sorted(base.rglob("*.jsonl")):
         for line in path.read_text().splitlines():
             yield str(path.relative_to(base)), json.loads(line)
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
 
 
 def collecting_server(start_server, make_script, folder: Path, **env: str):
@@ -94,8 +84,7 @@ def test_half_of_1000_requests_recorded_and_joined_by_request_id(
     assert statuses == [200] * 1000
 
     def written() -> float:
-        text = server.client.get("/metrics").text
-        return metric(text, "inference_data_collection_records_total")
+        return server.metric("inference_data_collection_records_total")
 
     def settled() -> bool:
         """Enough written, and the writers done: the count no longer moves."""
@@ -125,8 +114,7 @@ def test_half_of_1000_requests_recorded_and_joined_by_request_id(
         assert output["data"] == {"doubled": [2 * index, 2 * index + 2]}
         assert by_id["response"][request_id][1]["status"] == 200
         assert by_id["request"][request_id][1]["method"] == "POST"
-    text = server.client.get("/metrics").text
-    assert metric(text, "inference_data_collection_dropped_total") == 0
+    assert server.metric("inference_data_collection_dropped_total") == 0
 
 
 def test_a_failed_run_records_its_input_not_an_output(start_server, make_script, tmp_path):
@@ -187,8 +175,7 @@ def test_a_store_that_refuses_writes_drops_records_and_answers_200(
     assert send(server, [{"x": [i]} for i in range(50)]) == [200] * 50
 
     def dropped() -> float:
-        text = server.client.get("/metrics").text
-        return metric(text, "inference_data_collection_dropped_total", reason="write_failed")
+        return server.metric("inference_data_collection_dropped_total", reason="write_failed")
 
     wait_until(lambda: dropped() == 4 * 50, 10, "200 records counted as dropped")
     warnings = [r for r in server.log_records() if r["logger"] == "inference.data_collection"]
@@ -199,9 +186,8 @@ def test_a_full_queue_drops_records_and_answers_200(start_server, make_script, t
     folder = tmp_path / "store"
     server = collecting_server(start_server, make_script, folder, DATA_COLLECTION_QUEUE_BYTES="1")
     assert send(server, [{"x": [i]} for i in range(20)]) == [200] * 20
-    text = server.client.get("/metrics").text
-    assert metric(text, "inference_data_collection_dropped_total", reason="queue_full") == 80
-    assert metric(text, "inference_data_collection_records_total") == 0
+    assert server.metric("inference_data_collection_dropped_total", reason="queue_full") == 80
+    assert server.metric("inference_data_collection_records_total") == 0
 
 
 def test_collection_off_by_default(start_server, make_script, tmp_path):

@@ -4,21 +4,8 @@ is answered with None, an answered one is left alone, and one timer serves them 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
-
-import pytest
-import uvloop
 
 from modelpack.inference_server.deadlines import Deadlines
-
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, T]], T]:
-    """Runs a coroutine on asyncio's event loop, or on uvloop's, which the server uses."""
-    return asyncio.run if request.param == "asyncio" else uvloop.run
 
 
 def test_a_request_not_answered_in_time_is_answered_with_none(run) -> None:
