@@ -47,6 +47,7 @@ from .scoring import (
 )
 from .settings import Settings
 from .shared import SharedState
+from .slots import Slots
 from .swagger import SwaggerDocs
 
 Scope = dict[str, Any]
@@ -138,7 +139,8 @@ class InferenceApp:
         self.scorer = scorer
         self.shared = shared
         self.worker = worker
-        self.metrics = Metrics(shared.in_flight_total)
+        self.metrics = Metrics(shared.in_flight_total, shared.queued_total)
+        self.slots = Slots(shared, worker, settings.max_queue_wait_ms / 1000)
         self.run_threads = RunThreads(settings.run_threads)
         self.deadlines = (
             Deadlines(settings.request_timeout_ms / 1000) if settings.request_timeout_ms else None
@@ -177,6 +179,7 @@ class InferenceApp:
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                 self.run_threads.stop()
+                self.slots.close()
                 if self.collector is not None:
                     self.collector.close()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -298,12 +301,12 @@ class InferenceApp:
         limit = self.settings.max_request_body_bytes
         if _declared_length(scope["headers"]) > limit:
             return _too_large(limit, request_id)
-        if not self.shared.try_acquire(self.worker) and not await self._wait_for_slot():
+        if not self.slots.try_take() and not await self.slots.wait():
             return json_reply(
                 429,
                 {
                     "message": "Too many requests: the instance is at its limit of "
-                    f"{self.shared.limit} concurrent requests",
+                    f"{self.slots.limit} concurrent requests",
                     "request_id": request_id,
                 },
             )
@@ -337,7 +340,7 @@ class InferenceApp:
                 self.collector.offer(request, reply)
             return reply
         finally:
-            self.shared.release(self.worker)
+            self.slots.give()
 
     async def _run(self, request: ScoreRequest) -> Reply:
         """The scorer's answer, on a run thread, or 504 once the request timeout passes."""
@@ -369,19 +372,6 @@ class InferenceApp:
             {"message": f"Scoring timeout after {ms} ms", "request_id": request.request_id},
             run_failed=True,
         )
-
-    async def _wait_for_slot(self) -> bool:
-        """Take a scoring slot, waiting up to max_queue_wait_ms for one when the instance is
-        at its concurrency limit (polling: the slots are a semaphore shared across worker
-        processes, which has no awaitable acquire). Called once a first try has failed."""
-        deadline = time.monotonic() + self.settings.max_queue_wait_ms / 1000
-        pause = 0.001
-        while time.monotonic() < deadline:
-            await asyncio.sleep(pause)
-            if self.shared.try_acquire(self.worker):
-                return True
-            pause = min(pause * 2, 0.01)
-        return False
 
     def _in_flight(self) -> int:
         return self.shared.in_flight[self.worker]

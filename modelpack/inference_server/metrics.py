@@ -2,8 +2,10 @@
 
 * ``inference_requests_total{route, status}``: answered requests;
 * ``inference_request_duration_seconds{route}``: time to answer (histogram);
-* ``inference_requests_in_flight``: scoring requests being answered now, across the workers
-  (read from the workers' shared counts when scraped, not counted again per request);
+* ``inference_requests_in_flight``: scoring requests being answered now, across the workers,
+  and ``inference_requests_queued``: scoring requests waiting for a slot under the instance's
+  concurrency limit (both read from the workers' shared counts when scraped, not counted
+  again per request);
 * ``inference_batch_size``: with batching on, how many requests each call of the model
   answered (histogram; a request scored alone counts as a call of 1);
 * ``inference_data_collection_records_total{collection}`` and
@@ -58,15 +60,21 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 
-class InFlight(Collector):
-    """``inference_requests_in_flight``, read from ``count`` when scraped."""
+class SharedCounts(Collector):
+    """``inference_requests_in_flight`` and ``inference_requests_queued``, read when scraped."""
 
-    def __init__(self, count: Callable[[], int]) -> None:
-        self.count = count
+    def __init__(self, in_flight: Callable[[], int], queued: Callable[[], int]) -> None:
+        self.in_flight = in_flight
+        self.queued = queued
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield GaugeMetricFamily(
-            "inference_requests_in_flight", "Requests being answered.", value=self.count()
+            "inference_requests_in_flight", "Requests being answered.", value=self.in_flight()
+        )
+        yield GaugeMetricFamily(
+            "inference_requests_queued",
+            "Requests waiting for a slot under the concurrency limit.",
+            value=self.queued(),
         )
 
 
@@ -86,7 +94,9 @@ class _RequestValues:
 
 
 class Metrics:
-    def __init__(self, in_flight: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self, in_flight: Callable[[], int] = lambda: 0, queued: Callable[[], int] = lambda: 0
+    ) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values live in files; the scrape reads them all.
         self.registry: CollectorRegistry | None = None
@@ -109,9 +119,9 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = InFlight(in_flight)
+        self.shared_counts = SharedCounts(in_flight, queued)
         if self.registry is not None:
-            self.registry.register(self.in_flight)
+            self.registry.register(self.shared_counts)
         self.batch_size = Histogram(
             "inference_batch_size",
             "Requests answered by one call of the model, with batching on.",
@@ -139,5 +149,5 @@ class Metrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)
-        registry.register(self.in_flight)
+        registry.register(self.shared_counts)
         return generate_latest(registry)

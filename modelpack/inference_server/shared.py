@@ -16,6 +16,7 @@ class SharedState:
         self.workers = workers
         self.ready: Any = context.RawArray("b", workers)  # 1 once the worker's init() is done
         self.in_flight: Any = context.RawArray("i", workers)  # scoring requests per worker
+        self.queued: Any = context.RawArray("i", workers)  # requests waiting for a slot
         # time.monotonic() of each worker's last heartbeat from its event loop; 0 until the first
         self.heartbeat: Any = context.RawArray("d", workers)
         self.limit = max_concurrent_requests
@@ -34,12 +35,30 @@ class SharedState:
         """Scoring requests holding a slot now, across the workers."""
         return sum(self.in_flight)
 
+    def queued_total(self) -> int:
+        """Scoring requests waiting for a slot now, across the workers."""
+        return sum(self.queued)
+
     def try_acquire(self, worker: int) -> bool:
         """Take a scoring slot; False when the instance is at its concurrency limit."""
         if self._slots is not None and not self._slots.acquire(False):
             return False
         self.in_flight[worker] += 1
         return True
+
+    def wait_for_slot(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a slot, on a thread other than the event loop's.
+        The slot is not counted yet: ``count_in`` it where it is handed over, or ``give_back``."""
+        assert self._slots is not None, "no limit, no waiting"
+        return bool(self._slots.acquire(True, timeout))
+
+    def count_in(self, worker: int) -> None:
+        self.in_flight[worker] += 1
+
+    def give_back(self) -> None:
+        """Return a slot that ``wait_for_slot`` took and nobody wanted any more."""
+        assert self._slots is not None
+        self._slots.release()
 
     def release(self, worker: int) -> None:
         self.in_flight[worker] -= 1
@@ -50,6 +69,7 @@ class SharedState:
         """Free what a worker that died held, so its replacement starts clean."""
         self.ready[worker] = 0
         self.heartbeat[worker] = 0.0
+        self.queued[worker] = 0
         held = self.in_flight[worker]
         self.in_flight[worker] = 0
         if self._slots is not None:

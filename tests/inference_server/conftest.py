@@ -95,10 +95,13 @@ class Server:
         wait_until(lambda: self._answers("/readyz", 200), timeout, "readiness")
         return self
 
-    def post_together(self, bodies: list[bytes]) -> list[tuple[int, bytes]]:
+    def post_together(self, bodies: list[bytes], in_flight: int = 0) -> list[tuple[int, bytes]]:
         """POST each JSON body to /score on a connection of its own, so that the requests are
         in flight together: every request's headers and all but the last byte of its body
-        reach the server before any request is complete. Returns (status, body) in order."""
+        reach the server before any request is complete. Under a concurrency limit, pass the
+        number that hold a slot (``in_flight``); the rest must be queued. Returns (status, body)
+        in order."""
+        in_flight = in_flight or len(bodies)
         connections = []
         for body in bodies:
             connection = socket.create_connection(("127.0.0.1", self.port), timeout=30)
@@ -109,9 +112,12 @@ class Server:
             connection.sendall(head.encode() + body[:-1])
             connections.append(connection)
         wait_until(
-            lambda: self.metric("inference_requests_in_flight") == len(bodies),
+            lambda: (
+                self.metric("inference_requests_in_flight") == in_flight
+                and self.metric("inference_requests_queued") == len(bodies) - in_flight
+            ),
             30,
-            "every request in flight",
+            "every request in flight or queued",
         )
         for connection, body in zip(connections, bodies, strict=True):
             connection.sendall(body[-1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -129,6 +130,87 @@ def run(raw_data):
     sender.join(30)
     assert first[0].status_code == 200
     assert server.client.post("/score", content=b"3").status_code == 200
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_queue_behind_the_limit_drains_as_fast_as_run_answers(start_server, make_script, workers):
+    """Forty requests queued at once behind a limit of 1: a slot freed is taken at once, so
+    all are answered within max_queue_wait_ms. (Waiters that polled the limit on timers took a
+    freed slot only at their next poll, up to 10 ms later, whatever run() cost.)"""
+    script = make_script("""
+        import time
+
+        def init():
+            pass
+
+        def run(raw_data):
+            time.sleep(0.002)
+            return raw_data
+    """)
+    server = start_server(
+        "--entry_script",
+        str(script),
+        env={
+            "MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1",
+            "MAX_QUEUE_WAIT_MS": "400",
+            "WORKER_COUNT": workers,
+        },
+    )
+    server.wait_ready()
+    bodies = [str(index).encode() for index in range(40)]
+
+    answers = server.post_together(bodies, in_flight=1)
+
+    assert [status for status, _ in answers] == [200] * 40, answers
+    assert [json.loads(body) for _, body in answers] == [body.decode() for body in bodies]
+
+
+def test_queued_requests_are_served_in_arrival_order(start_server, make_script, gate, wait_until):
+    script = make_script(
+        gate.SOURCE
+        + """
+served = []
+
+def init():
+    pass
+
+def run(raw_data):
+    if raw_data == "first":
+        wait_for_release()
+    served.append(raw_data)
+    return served
+"""
+    )
+    server = start_server(
+        "--entry_script",
+        str(script),
+        env={
+            "MAX_CONCURRENT_REQUESTS_PER_INSTANCE": "1",
+            "MAX_QUEUE_WAIT_MS": "10000",
+            "WORKER_COUNT": "1",
+            **gate.env,
+        },
+    )
+    server.wait_ready()
+    answers: dict[str, httpx.Response] = {}
+
+    def send(body: str) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            answers[body] = client.post("/score", content=body.encode())
+
+    senders = [threading.Thread(target=send, args=("first",))]
+    senders[0].start()
+    gate.wait_started()
+    queued = [f"queued-{index}" for index in range(6)]
+    for count, body in enumerate(queued, 1):  # each once the one before it is queued
+        senders.append(threading.Thread(target=send, args=(body,)))
+        senders[-1].start()
+        wait_until(lambda n=count: server.metric("inference_requests_queued") == n, 10, body)
+        time.sleep(0.02)  # a few polls of a timer-driven queue apart
+    gate.release()
+    for sender in senders:
+        sender.join(30)
+    assert answers[queued[-1]].json() == ["first", *queued]
 
 
 def test_a_request_that_takes_too_long_is_answered(start_server, make_script, gate):
