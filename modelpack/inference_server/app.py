@@ -179,7 +179,6 @@ class InferenceApp:
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                 self.run_threads.stop()
-                self.slots.close()
                 if self.collector is not None:
                     self.collector.close()
                 await send({"type": "lifespan.shutdown.complete"})
