@@ -18,7 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import ServerSpec, ensure_wrk, measure, prepare, round_arguments
+from wrk_rounds import (
+    ServerSpec,
+    ensure_wrk,
+    measure,
+    prepare,
+    print_comparison,
+    round_arguments,
+)
 
 COLLECTIONS = "model_inputs,model_outputs,request,response"
 
@@ -47,7 +54,7 @@ def main() -> int:
                 for path in (folder / "store-all").rglob("*.jsonl")
             )
             print(f"records written at rate 1.0 with {workers} worker(s): {written:,}")
-    print_table(rows)
+    print_comparison(rows, "off", "collection")
     return 0
 
 
@@ -61,19 +68,6 @@ def collecting(store: Path, rate: str) -> dict[str, str]:
         "DATA_COLLECTION_COLLECTIONS": COLLECTIONS,
         "DATA_COLLECTION_SAMPLING_RATE": rate,
     }
-
-
-def print_table(rows) -> None:
-    print()
-    print("| collection | workers | requests/s | vs off | p50 ms | p99 ms | CPU µs/request |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    off = {workers: r for name, workers, r in rows if name == "off"}
-    for name, workers, r in rows:
-        ratio = r.requests_per_s / off[workers].requests_per_s
-        print(
-            f"| {name} | {workers} | {r.requests_per_s:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:.0f} |"
-        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare, round_arguments
+from wrk_rounds import (
+    Result,
+    ServerSpec,
+    ensure_wrk,
+    measure,
+    prepare,
+    print_comparison,
+    round_arguments,
+)
 
 TARGET = 0.9
 FLOOR = str(Path(__file__).with_name("floor_server.py"))
@@ -70,18 +78,8 @@ def main() -> int:
 
 
 def print_table(rows: list[tuple[str, int, Result]]) -> None:
-    print()
-    print(
-        "| server | workers | requests/s | vs floor | p50 ms | p99 ms | CPU µs/request | errors |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print_comparison(rows, "floor", "server")
     floor = {workers: r for name, workers, r in rows if name == "floor"}
-    for name, workers, r in rows:
-        ratio = r.requests_per_s / floor[workers].requests_per_s
-        print(
-            f"| {name} | {workers} | {r.requests_per_s:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:.0f} | {r.errors} |"
-        )
     print()
     for name, workers, r in rows:
         if name != "ours":

@@ -19,7 +19,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wrk_rounds import Result, ServerSpec, ensure_wrk, measure, prepare, round_arguments
+from wrk_rounds import (
+    ServerSpec,
+    ensure_wrk,
+    measure,
+    prepare,
+    print_comparison,
+    round_arguments,
+)
 
 LIMITS = (1, 4)
 
@@ -51,21 +58,8 @@ def main() -> int:
             ]
             results = measure(specs, workers, folder, body, wrk, args)
             rows += [(spec.name, workers, results[spec.name]) for spec in specs]
-    print_table(rows)
+    print_comparison(rows, "no limit", "server")
     return 0
-
-
-def print_table(rows: list[tuple[str, int, Result]]) -> None:
-    print()
-    print("| server | workers | requests/s | vs no limit | p50 ms | p99 ms | refused |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    unlimited = {workers: r for name, workers, r in rows if name == "no limit"}
-    for name, workers, r in rows:
-        ratio = r.requests_per_s / unlimited[workers].requests_per_s
-        print(
-            f"| {name} | {workers} | {r.requests_per_s:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.errors} |"
-        )
 
 
 if __name__ == "__main__":

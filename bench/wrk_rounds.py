@@ -122,6 +122,24 @@ def measure(
             stop(process)
 
 
+def print_comparison(rows: list[tuple[str, int, Result]], reference: str, label: str) -> None:
+    """A markdown table of the rows (name, workers, result), each against the ``reference``
+    row of its worker count."""
+    print()
+    print(
+        f"| {label} | workers | requests/s | vs {reference} | p50 ms | p99 ms | CPU µs/request "
+        "| errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    base = {workers: r for name, workers, r in rows if name == reference}
+    for name, workers, r in rows:
+        ratio = r.requests_per_s / base[workers].requests_per_s
+        print(
+            f"| {name} | {workers} | {r.requests_per_s:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:.0f} | {r.errors} |"
+        )
+
+
 def tree_cpu_seconds(root: int) -> float:
     """CPU time (user + system) used so far by ``root`` and its descendants, from /proc."""
     parents: dict[int, int] = {}
