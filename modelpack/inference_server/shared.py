@@ -1,7 +1,7 @@
 """State shared by the worker processes of one server: readiness and the concurrency limit.
 
 Created by the supervisor before the workers start and handed to each (spawn pickles the
-shared memory and the semaphore along). Each worker owns one slot of the arrays.
+shared memory, the semaphore and the pipes along). Each worker owns one slot of the arrays.
 """
 
 from __future__ import annotations
