@@ -5,8 +5,9 @@ The same server, score.py, Ridge model and 2-row request as ``bench_inference.py
 of 1 and 4: every request beyond the limit queues (``MAX_QUEUE_WAIT_MS`` 5000, so none is
 refused) and takes the slot its predecessor frees. Servers measured in alternation,
 ``--rounds`` times each, the round with the median requests/s reported (``wrk_rounds.py``).
-What a queue costs is the hand-over of each freed slot, paid once per request at a limit
-of 1, when requests are answered one at a time across the instance.
+At a limit of 1 requests are answered one at a time across the instance, so the event loop
+and the run thread no longer overlap: that, more than handing a freed slot over, is what the
+limit costs.
 
     .venv/bin/python bench/bench_queue.py            # about 2 minutes
 """

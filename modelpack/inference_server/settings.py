@@ -32,7 +32,8 @@ Serving (an Azure ML deployment's ``request_settings`` map onto these):
 ``MAX_QUEUE_WAIT_MS``
     How long a scoring request beyond that limit waits for a slot before the 429; default 500,
     Azure ML's default ``max_queue_wait_ms``. Waiting requests take freed slots in the order
-    they came (within a worker; the workers take turns), seen as ``inference_requests_queued``.
+    they came (within a worker; across workers to within 5 ms, see ``slots.py``), seen as
+    ``inference_requests_queued``.
 ``REQUEST_TIMEOUT_MS``
     Time a scoring request may take (waiting for a free run thread included); after it the
     answer is 504. ``SCORING_TIMEOUT_MS`` (``azmlinfsrv``'s name) is read when it is unset.
