@@ -291,6 +291,8 @@ class InferenceApp:
         return Reply(200, self.metrics.exposition(), [(b"content-type", METRICS_TYPE)])
 
     async def _score(self, scope: Scope, receive: Receive, method: str, request_id: str) -> Reply:
+        """The answer to a scoring request: one coroutine from the slot to the reply, as the
+        coroutine layers per request cost as much as any check."""
         if method not in SCORE_METHODS:
             return json_reply(405, {"message": NOT_ALLOWED})
         if not self.ready:
@@ -310,9 +312,15 @@ class InferenceApp:
                 },
             )
         try:
-            body = await _read_body(receive, limit)
-            if body is None:
-                return _too_large(limit, request_id)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body = message.get("body", b"")  # the whole body at once: the usual case
+                if len(body) > limit:
+                    return _too_large(limit, request_id)
+            else:
+                body = await _read_rest(receive, message, limit)
+                if body is None:
+                    return _too_large(limit, request_id)
             if _nested_too_deep(body, scope["query_string"]):
                 return json_reply(
                     400,
@@ -334,41 +342,38 @@ class InferenceApp:
                 scope.get("server"),
                 scope.get("client"),
             )
-            reply = await self._run(request)
+            # On a run thread (or in a batch), or None from the deadline once the request
+            # timeout passes: the run thread skips a call whose future is done before the
+            # call starts, and drops a late answer.
+            future: asyncio.Future[Reply | None]
+            if self.batcher is not None and method == "POST":
+                future = self.batcher.submit(request)  # type: ignore[assignment]
+            else:
+                future = self.run_threads.submit(self._score_on_thread, request)
+            if self.deadlines is None:
+                reply = await future
+            else:
+                deadline = self.deadlines.watch(future)
+                try:
+                    reply = await future
+                finally:
+                    deadline.clear()
+            if reply is None:
+                reply = self._timed_out(request_id)
             if self.collector is not None:
                 self.collector.offer(request, reply)
             return reply
         finally:
             self.slots.give()
 
-    async def _run(self, request: ScoreRequest) -> Reply:
-        """The scorer's answer, on a run thread, or 504 once the request timeout passes."""
-        future: asyncio.Future[Reply | None]
-        if self.batcher is not None and request.method == "POST":
-            future = self.batcher.submit(request)  # type: ignore[assignment]
-        else:
-            future = self.run_threads.submit(self._score_on_thread, request)
-        if self.deadlines is None:
-            reply = await future
-        else:
-            # The deadline answers the future with None; the run thread skips a call whose
-            # future is done before the call starts, and its late answer is dropped.
-            deadline = self.deadlines.watch(future)
-            try:
-                reply = await future
-            finally:
-                deadline.clear()
-        if reply is not None:
-            return reply
+    def _timed_out(self, request_id: str) -> Reply:
         ms = self.settings.request_timeout_ms
         logger.error(
-            "scoring timed out after %d ms",
-            ms,
-            extra={"fields": {"request_id": request.request_id}},
+            "scoring timed out after %d ms", ms, extra={"fields": {"request_id": request_id}}
         )
         return json_reply(
             504,
-            {"message": f"Scoring timeout after {ms} ms", "request_id": request.request_id},
+            {"message": f"Scoring timeout after {ms} ms", "request_id": request_id},
             run_failed=True,
         )
 
@@ -423,18 +428,13 @@ def _failure_reply(request: ScoreRequest, error: Exception) -> Reply:
     return json_reply(500, {"message": INTERNAL_ERROR, "request_id": request.request_id})
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it exceeds ``limit`` bytes."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise ClientDisconnected
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body if len(body) <= limit else None
-    chunks = [body]
-    size = len(body)
+async def _read_rest(receive: Receive, first: Message, limit: int) -> bytes | None:
+    """The whole request body, of which ``first`` is the first message, or None once it
+    exceeds ``limit`` bytes."""
+    chunks = []
+    size = 0
+    message = first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")
@@ -444,6 +444,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 def _nested_too_deep(body: bytes, query_string: bytes) -> bool:
