@@ -30,7 +30,7 @@ from .batching import Batcher
 from .data_collection import CollectionMetrics, DataCollector
 from .deadlines import Deadlines
 from .metrics import CONTENT_TYPE as METRICS_TYPE
-from .metrics import Metrics
+from .metrics import PUBLISH_INTERVAL_S, Metrics
 from .run_threads import RunThreads
 from .scoring import (
     HTML_TYPE,
@@ -89,6 +89,7 @@ class RequestIds:
     legacy_id: str
     client_id: str | None
     trace_id: bytes | None  # Office's TraceId, echoed
+    too_long: bool  # one of the caller's is longer than HEADER_LIMIT
 
     @classmethod
     def from_headers(cls, headers: list[tuple[bytes, bytes]]) -> RequestIds:
@@ -102,17 +103,18 @@ class RequestIds:
                 client_id = value.decode("latin-1")
             elif name == b"traceid":
                 trace_id = value
+        too_long = False
         if request_id is None:
             request_id = random_uuid()
+        else:
+            too_long = len(request_id) > HEADER_LIMIT
         if legacy_id:
             client_id = client_id or legacy_id
         else:
             legacy_id = client_id or request_id
-        return cls(request_id, legacy_id, client_id, trace_id)
-
-    def too_long(self) -> bool:
-        longest = max(len(self.request_id), len(self.legacy_id), len(self.client_id or ""))
-        return longest > HEADER_LIMIT
+        if client_id is not None:
+            too_long = too_long or len(client_id) > HEADER_LIMIT or len(legacy_id) > HEADER_LIMIT
+        return cls(request_id, legacy_id, client_id, trace_id, too_long)
 
     def drop(self) -> None:
         """Echo none of them (they are invalid)."""
@@ -150,6 +152,7 @@ class InferenceApp:
         self.on_init_failure: Callable[[], None] = lambda: None
         self.swagger = SwaggerDocs({})
         self._heartbeat: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
         self.batcher: Batcher | None = None
         self.collector: DataCollector | None = None
         if settings.data_collection is not None:
@@ -170,14 +173,18 @@ class InferenceApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._heartbeat = asyncio.create_task(self._beat())
+                if self.metrics.multiprocess:
+                    self._publisher = asyncio.create_task(self._publish_metrics())
                 if self.collector is not None:
                     self.collector.start()
                 # init() runs on a run thread (as run() will) while liveness answers.
                 self.run_threads.submit(self._initialise, None).add_done_callback(self._initialised)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._heartbeat is not None:
-                    self._heartbeat.cancel()
+                for task in (self._heartbeat, self._publisher):
+                    if task is not None:
+                        task.cancel()
+                self.metrics.publish()
                 self.run_threads.stop()
                 if self.collector is not None:
                     self.collector.close()
@@ -190,6 +197,13 @@ class InferenceApp:
         while True:
             self.shared.heartbeat[self.worker] = time.monotonic()
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+    async def _publish_metrics(self) -> None:
+        """Publish a busy worker's counts for the other workers' scrapes (an idle one
+        publishes as it becomes idle)."""
+        while True:
+            await asyncio.sleep(PUBLISH_INTERVAL_S)
+            self.metrics.publish()
 
     def _initialise(self, _: None) -> SwaggerDocs:
         self.scorer.init()
@@ -247,7 +261,7 @@ class InferenceApp:
         path: str = scope["path"]
         method: str = scope["method"]
         try:
-            if path == "/score" and not ids.too_long():
+            if path == "/score" and not ids.too_long:
                 reply = await self._score(scope, receive, method, ids.request_id)
             else:
                 reply = self._answer(scope, path, method, ids)
@@ -264,6 +278,8 @@ class InferenceApp:
         status = 499 if reply is None else reply.status  # 499: the client went away
         elapsed = time.perf_counter() - started
         self.metrics.observe(path, status, elapsed)
+        if self.metrics.multiprocess and not self.shared.in_flight[self.worker]:
+            self.metrics.publish()
         if path in PROBE_ROUTES:
             return  # probes come every few seconds: a log line each would bury the real ones
         logs.log_request(
@@ -272,7 +288,7 @@ class InferenceApp:
 
     def _answer(self, scope: Scope, path: str, method: str, ids: RequestIds) -> Reply:
         """The answer to any request but a scoring one with valid ids."""
-        if ids.too_long():
+        if ids.too_long:
             message = f"Request id headers must not exceed {HEADER_LIMIT} characters"
             ids.drop()
             return json_reply(431, {"message": message})

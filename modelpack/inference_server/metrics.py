@@ -15,7 +15,8 @@
 ``route`` is one of the server's paths or ``other``. With several workers, prometheus_client's
 multiprocess mode adds up the workers' values (``PROMETHEUS_MULTIPROC_DIR`` is set by the
 supervisor before the workers start); then the process_* and python_* metrics are left out,
-as that mode cannot add them up.
+as that mode cannot add them up, and a busy worker's answers reach the other workers' scrapes
+within ``PUBLISH_INTERVAL_S`` (an idle worker's at once).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ BUCKETS = (
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
+PUBLISH_INTERVAL_S = 0.1  # how stale, at most, a busy worker's counts are to other workers
 
 
 class SharedCounts(Collector):
@@ -79,11 +81,15 @@ class SharedCounts(Collector):
 
 
 class _RequestValues:
-    """The values one answer adds to: what ``Counter.inc()`` and ``Histogram.observe()`` would
-    update, reached once per label set. Through the public methods the two calls cost as much
-    as the rest of the request's metrics and logging (checks, a loop over the buckets)."""
+    """The values one route and status add to: what ``Counter.inc()`` and
+    ``Histogram.observe()`` would update, and the answers tallied since they last did.
 
-    __slots__ = ("count", "sum", "buckets")
+    Each of prometheus_client's values takes a lock to add (and, with several workers,
+    writes a file's memory map): three per answer cost more than the rest of the request's
+    metrics and logging. Answers are tallied here in plain numbers instead, on the event
+    loop that answers them, and added to the values by ``publish``."""
+
+    __slots__ = ("count", "sum", "buckets", "tally", "tally_sum", "tally_buckets")
 
     def __init__(self, counter: Counter, histogram: Histogram) -> None:
         # prometheus_client's value objects (pinned in pyproject.toml); the metrics tests read
@@ -91,6 +97,21 @@ class _RequestValues:
         self.count = counter._value
         self.sum = histogram._sum
         self.buckets = histogram._buckets  # one per bound of BUCKETS, then +Inf
+        self.tally = 0
+        self.tally_sum = 0.0
+        self.tally_buckets = [0] * len(self.buckets)
+
+    def publish(self) -> None:
+        if not self.tally:
+            return
+        self.count.inc(self.tally)
+        self.sum.inc(self.tally_sum)
+        for bucket, tally in zip(self.buckets, self.tally_buckets, strict=True):
+            if tally:
+                bucket.inc(tally)
+        self.tally = 0
+        self.tally_sum = 0.0
+        self.tally_buckets = [0] * len(self.buckets)
 
 
 class Metrics:
@@ -131,20 +152,32 @@ class Metrics:
         self._values: dict[tuple[str, int], _RequestValues] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:
-        key = (path, status)
-        values = self._values.get(key)
-        if values is None:
-            route = path if path in ROUTES else "other"
-            values = _RequestValues(
-                self.requests.labels(route, str(status)), self.duration.labels(route)
-            )
-            if path in ROUTES:  # keep the cache bounded whatever paths clients send
-                self._values[key] = values
+        """Count an answer; on the event loop, as ``publish`` and ``exposition``."""
+        values = self._values.get((path, status))
+        if values is not None:
+            values.tally += 1
+            values.tally_sum += seconds
+            values.tally_buckets[bisect_left(BUCKETS, seconds)] += 1
+            return
+        route = path if path in ROUTES else "other"
+        values = _RequestValues(
+            self.requests.labels(route, str(status)), self.duration.labels(route)
+        )
+        if path in ROUTES:  # keep the cache bounded whatever paths clients send
+            self._values[(path, status)] = values
         values.count.inc(1)
         values.sum.inc(seconds)
         values.buckets[bisect_left(BUCKETS, seconds)].inc(1)
 
+    def publish(self) -> None:
+        """Add the answers counted since the last call to the values a scrape reads: this
+        worker's scrapes publish first; other workers' see them once those publish (when
+        idle, and every ``PUBLISH_INTERVAL_S``)."""
+        for values in self._values.values():
+            values.publish()
+
     def exposition(self) -> bytes:
+        self.publish()
         if self.registry is not None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

@@ -8,6 +8,7 @@ import random
 import uuid
 
 import pytest
+from prometheus_client import values as prometheus_values
 
 from modelpack.inference_server import logs
 from modelpack.inference_server.metrics import Metrics
@@ -89,3 +90,21 @@ def test_observed_durations_land_in_the_buckets_histogram_observe_would_choose(m
     assert 'inference_request_duration_seconds_bucket{le="30.0",route="/score"} 4.0' in text
     assert 'inference_request_duration_seconds_bucket{le="+Inf",route="/score"} 5.0' in text
     assert 'inference_request_duration_seconds_sum{route="/score"} 101.0013' in text
+
+
+def test_counts_reach_other_workers_scrapes_once_published(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    # prometheus_client picks file-backed values at import: pick again, with the variable set.
+    monkeypatch.setattr(prometheus_values, "ValueClass", prometheus_values.get_value_class())
+    counting, scraping = Metrics(), Metrics()  # two workers' metrics, over the same files
+    counting.observe("/score", 200, 0.002)  # the first answer of a label set: published at once
+    for _ in range(3):
+        counting.observe("/score", 200, 0.002)
+    line = 'inference_requests_total{route="/score",status="200"}'
+    assert f"{line} 1.0" in scraping.exposition().decode()
+    counting.publish()
+    text = scraping.exposition().decode()
+    assert f"{line} 4.0" in text
+    assert 'inference_request_duration_seconds_bucket{le="0.0025",route="/score"} 4.0' in text
+    counting.publish()  # nothing new: nothing added twice
+    assert f"{line} 4.0" in scraping.exposition().decode()
