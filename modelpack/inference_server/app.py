@@ -70,6 +70,7 @@ SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS"})
 GET_ROUTES = frozenset({"/", "/readyz", "/swagger.json", "/metrics"})
 PROBE_ROUTES = frozenset({"/", "/readyz", "/metrics"})
 HEARTBEAT_INTERVAL_S = 1.0
+YOUNG_COLLECTION_ALLOCATIONS = 20_000  # Python's default is 700
 
 
 class ClientDisconnected(Exception):
@@ -224,6 +225,10 @@ class InferenceApp:
         # What init() loaded (the model, its libraries) lives as long as the worker: out of
         # the collector's sight, a full collection no longer stalls the worker for tens of ms.
         gc.freeze()
+        # A request's objects are freed by reference counting as it is answered; the young
+        # collections that 700 allocations trigger only walk the requests still in flight,
+        # several times a request (about 3 µs of it). Cycles wait a little longer instead.
+        gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
         self._start_batching()
         self.ready = True
         self.shared.ready[self.worker] = 1
