@@ -7,6 +7,7 @@ is tested by the other files of this folder."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import threading
@@ -22,7 +23,7 @@ import pytest
 from inference_schema import schema_util
 
 from modelpack.inference_server import __version__, compat
-from modelpack.inference_server.app import HEADER_LIMIT, InferenceApp
+from modelpack.inference_server.app import HEADER_LIMIT, YOUNG_COLLECTION_ALLOCATIONS, InferenceApp
 from modelpack.inference_server.scoring import Reply, ScoreRequest, json_reply
 from modelpack.inference_server.settings import Settings
 from modelpack.inference_server.shared import SharedState
@@ -464,3 +465,19 @@ def test_a_call_whose_request_timed_out_while_queued_is_not_run(gated_env):
         serve(app, scenario)
     finally:
         model.run_gate.set()
+
+
+def test_once_ready_young_collections_wait_for_more_allocations(gated_env):
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, *threshold[1:])
+    app = build_app(gated_env, GatedModel())
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_ALLOCATIONS > 700
+        assert gc.get_threshold()[1:] == threshold[1:]
+
+    try:
+        serve(app, scenario)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
