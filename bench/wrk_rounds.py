@@ -52,6 +52,8 @@ class Result:
     p99_ms: float
     errors: int
     cpu_us_per_request: float = 0.0
+    main_cpu_us_per_request: float = 0.0
+    """The part of ``cpu_us_per_request`` spent on the server's main threads (event loops)."""
 
 
 @dataclass
@@ -64,12 +66,12 @@ class ServerSpec:
     """The entry script in the benchmark's folder; None serves the MLflow model there."""
 
 
-def round_arguments(parser: ArgumentParser, rounds: int = 5) -> None:
+def round_arguments(parser: ArgumentParser, rounds: int = 5, threads: int = 1) -> None:
     """The flags every wrk benchmark takes: what `measure` reads of its `args`, and workers."""
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=rounds, help="wrk runs per server and case")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=threads, help="wrk threads")
 
 
 def prepare(folder: Path) -> Path:
@@ -106,11 +108,13 @@ def measure(
         for _ in range(args.rounds):
             for spec in specs:
                 port, process = servers[spec.name]
-                cpu_before = tree_cpu_seconds(process.pid)
+                total_before, main_before = tree_cpu_seconds(process.pid)
                 result = run_wrk(wrk, port, folder, body, args.duration, args.threads, connections)
                 requests = result.requests_per_s * args.duration
-                spent = tree_cpu_seconds(process.pid) - cpu_before
-                result.cpu_us_per_request = spent / requests * 1e6 if requests else 0.0
+                total_after, main_after = tree_cpu_seconds(process.pid)
+                if requests:
+                    result.cpu_us_per_request = (total_after - total_before) / requests * 1e6
+                    result.main_cpu_us_per_request = (main_after - main_before) / requests * 1e6
                 runs[spec.name].append(result)
         for name, results in runs.items():
             rates = ", ".join(f"{r.requests_per_s:.0f}" for r in results)
@@ -140,27 +144,40 @@ def print_comparison(rows: list[tuple[str, int, Result]], reference: str, label:
         )
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU time (user + system) used so far by ``root`` and its descendants, from /proc."""
+def tree_cpu_seconds(root: int) -> tuple[float, float]:
+    """CPU time (user + system) used so far by ``root`` and its descendants, from /proc:
+    (all their threads, their main threads only). A server's main threads run its event
+    loops; the others, its run threads and helpers."""
     parents: dict[int, int] = {}
     cpu: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = int(fields[11]) + int(fields[12])
-    total, pending = 0, [root]
+        stat = _stat_fields(f"/proc/{entry}/stat")
+        if stat is not None:
+            parents[int(entry)] = int(stat[1])
+            cpu[int(entry)] = int(stat[11]) + int(stat[12])
+    total = main = 0
+    pending = [root]
     while pending:
         pid = pending.pop()
         total += cpu.get(pid, 0)
+        thread = _stat_fields(f"/proc/{pid}/task/{pid}/stat")
+        if thread is not None:
+            main += int(thread[11]) + int(thread[12])
         pending += [child for child, parent in parents.items() if parent == pid]
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return total / ticks, main / ticks
+
+
+def _stat_fields(path: str) -> list[str] | None:
+    """The fields of a /proc stat file after the command name (state first), or None."""
+    try:
+        with open(path) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def start(spec: ServerSpec, workers: int, folder: Path) -> tuple[int, subprocess.Popen]:
