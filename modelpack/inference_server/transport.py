@@ -59,8 +59,9 @@ class CoalescingTransport:
 
 
 class ResponseCycle(RequestResponseCycle):
-    """uvicorn's request-response cycle, with the usual response (a head ending in
-    ``content-length``, then the whole body) written here, anything else by uvicorn."""
+    """uvicorn's request-response cycle, with the usual response (a head with lower-case
+    names and a ``content-length``, then the whole body) written here, anything else by
+    uvicorn."""
 
     async def send(self, message: ASGISendEvent) -> None:
         if not (self.disconnected or self.flow.write_paused or self.access_log):
@@ -96,15 +97,21 @@ class ResponseCycle(RequestResponseCycle):
         for a head that uvicorn's own code must write."""
         headers = self.default_headers + list(extra)
         names = b"".join([name for name, _ in headers])
-        last_name, last_value = headers[-1]
         if (
-            last_name != b"content-length"
-            or names.find(b"content-length") != len(names) - len(b"content-length")
+            names.count(b"content-length") != 1
             or b"connection" in names
             or b"transfer-encoding" in names
             or not names.islower()
         ):
             return False  # framing headers to interpret, or names to lower-case
+        length = None
+        content = [STATUS_LINE[status]]
+        for name, value in headers:
+            if name == b"content-length":
+                length = value
+            content += (name, b": ", value, b"\r\n")
+        if length is None:
+            return False  # "content-length" was part of a longer name
         self.response_started = True  # before the checks, as uvicorn: an invalid head is
         self.waiting_for_100_continue = False  # not answered 500, its connection is closed
         if HEADER_RE.search(names):
@@ -112,11 +119,8 @@ class ResponseCycle(RequestResponseCycle):
         # A tab is valid in a value and is not searched for: the values are checked as one.
         if HEADER_VALUE_RE.search(b"\t".join([value for _, value in headers])):
             raise RuntimeError("Invalid HTTP header value.")
-        self.expected_content_length = int(last_value)
+        self.expected_content_length = int(length)
         self.chunked_encoding = False
-        content = [STATUS_LINE[status]]
-        for name, value in headers:
-            content += (name, b": ", value, b"\r\n")
         content.append(b"\r\n" if self.keep_alive else b"connection: close\r\n\r\n")
         self.transport.write(b"".join(content))
         return True

@@ -32,11 +32,26 @@ ANSWERS: dict[str, tuple[list[tuple[bytes, bytes]], list[dict[str, Any]]]] = {
         [{"body": BODY}],
     ),
     "upper-case name": ([(b"X-Custom", b"1"), LENGTH], [{"body": BODY}]),
-    "length not last": ([LENGTH, (b"content-type", b"application/json")], [{"body": BODY}]),
+    "as a scoring answer": (
+        [
+            (b"content-type", b"application/json"),
+            (b"x-ms-run-function-failed", b"False"),
+            (b"x-ms-run-fn-exec-ms", b"0.412"),
+            LENGTH,
+            (b"x-ms-server-version", b"modelpack-inference/1.0"),
+            (b"x-request-id", b"5b0e3c1e-0000-4000-8000-000000000000"),
+            (b"x-ms-request-id", b"5b0e3c1e-0000-4000-8000-000000000000"),
+        ],
+        [{"body": BODY}],
+    ),
+    "length first": ([LENGTH, (b"content-type", b"application/json")], [{"body": BODY}]),
+    "longer name": ([(b"x-content-length", b"1"), LENGTH], [{"body": BODY}]),
+    "only a longer name": ([(b"x-content-length", b"1")], [{"body": b"a", "more_body": True}, {}]),
     "connection close": ([(b"connection", b"close"), LENGTH], [{"body": BODY}]),
     "chunked": ([(b"content-type", b"text/plain")], [{"body": b"a", "more_body": True}, {}]),
     "body in parts": ([LENGTH], [{"body": BODY[:3], "more_body": True}, {"body": BODY[3:]}]),
     "no body": ([(b"content-length", b"0")], [{}]),
+    "two lengths": ([LENGTH, LENGTH], [{"body": BODY}]),
     "bad value": ([(b"x-bad", b"a\nb"), LENGTH], [{"body": BODY}]),
     "bad name": ([(b"x bad", b"1"), LENGTH], [{"body": BODY}]),
     "body too short": ([(b"content-length", b"50")], [{"body": BODY}]),
@@ -135,11 +150,12 @@ class Transport:
 
 @pytest.mark.parametrize(
     ("answer", "ours"),
-    [("usual", True), ("no body", True), ("bad value", True), ("bad name", True)]
-    + [(answer, False) for answer in ("upper-case name", "length not last", "chunked")]
-    + [("connection close", False)],
+    [(answer, True) for answer in ("usual", "as a scoring answer", "length first", "no body")]
+    + [("bad value", True), ("bad name", True)]
+    + [(answer, False) for answer in ("upper-case name", "chunked", "connection close")]
+    + [(answer, False) for answer in ("longer name", "only a longer name", "two lengths")],
 )
-def test_heads_that_end_in_their_length_are_written_here(answer, ours):
+def test_usual_heads_are_written_here(answer, ours):
     cycle = ResponseCycle.__new__(ResponseCycle)
     cycle.default_headers = [(b"server", b"test")]
     cycle.keep_alive = True
