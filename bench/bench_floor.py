@@ -100,7 +100,7 @@ def print_table(rows: list[tuple[str, int, Result]]) -> None:
     print()
     print("CPU µs per request on the event loops' threads / on the others (run threads):")
     for name, workers, r in rows:
-        other = r.cpu_us_per_request - r.main_cpu_us_per_request
+        other = max(r.cpu_us_per_request - r.main_cpu_us_per_request, 0.0)  # clock ticks
         print(f"  {name}, {workers} worker(s): {r.main_cpu_us_per_request:.0f} / {other:.0f}")
 
 
