@@ -22,6 +22,7 @@ from modelpack.inference_server.transport import HttpProtocol, ResponseCycle
 
 GET = b"GET / HTTP/1.1\r\nhost: test\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nhost: test\r\n\r\n"
+HTTP_1_0 = b"GET / HTTP/1.0\r\nhost: test\r\n\r\n"  # not kept alive: "connection: close"
 BODY = b'{"answer": [1, 2]}'
 LENGTH = (b"content-length", str(len(BODY)).encode())
 
@@ -120,7 +121,7 @@ def ask(port: int, answer: str, request_line: bytes = GET, times: int = 1) -> by
 
 
 @pytest.mark.parametrize("answer", sorted(ANSWERS))
-@pytest.mark.parametrize("request_line", [GET, HEAD], ids=["GET", "HEAD"])
+@pytest.mark.parametrize("request_line", [GET, HEAD, HTTP_1_0], ids=["GET", "HEAD", "GET HTTP/1.0"])
 def test_our_protocol_sends_what_uvicorns_sends(ports, answer, request_line):
     theirs = without_date(ask(ports["uvicorn"], answer, request_line, times=2))
     ours = without_date(ask(ports["ours"], answer, request_line, times=2))
@@ -133,6 +134,12 @@ def test_the_usual_answer_is_kept_alive_and_whole(ports):
     assert received.count(b"x-request-id: id\tone\r\n") == 3
     assert received.count(b"\r\n\r\n" + BODY) == 3
     assert b"connection: close" not in received
+
+
+def test_an_answer_not_kept_alive_says_so_and_closes(ports):
+    received = ask(ports["ours"], "usual", HTTP_1_0, times=2)
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 1  # the second request is not read
+    assert b"\r\nconnection: close\r\n\r\n" + BODY in received
 
 
 @pytest.mark.parametrize("answer", ["bad name", "bad value"])
