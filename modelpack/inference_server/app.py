@@ -287,9 +287,7 @@ class InferenceApp:
             self.metrics.publish()
         if path in PROBE_ROUTES:
             return  # probes come every few seconds: a log line each would bury the real ones
-        logs.log_request(
-            ids.request_id, method, path, status, round(elapsed * 1000, 3), ids.client_id or None
-        )
+        logs.log_request(ids.request_id, method, path, status, elapsed, ids.client_id or None)
 
     def _answer(self, scope: Scope, path: str, method: str, ids: RequestIds) -> Reply:
         """The answer to any request but a scoring one with valid ids."""

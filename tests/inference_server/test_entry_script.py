@@ -1,12 +1,15 @@
-"""A score.py's ``run_batch(list_of_raw_data)`` (modelpack/inference_server/entry_script.py):
-used for POST bodies when batching is on, each output answered as run()'s would be; a
-failing run_batch gives way to run() request by request."""
+"""A score.py's ``run()`` and ``run_batch(list_of_raw_data)``
+(modelpack/inference_server/entry_script.py): what ``run()`` is given for each way it can be
+declared; ``run_batch`` used for POST bodies when batching is on, each output answered as
+run()'s would be; a failing run_batch gives way to run() request by request."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from modelpack.inference_server.entry_script import EntryScript
 from modelpack.inference_server.scoring import ClientError, Reply, RunFailed, ScoreRequest
@@ -56,6 +59,67 @@ def loaded(make_script: Callable[..., Path], source: str = BATCHING_SCRIPT) -> E
 def answer(outcome: Reply | Exception) -> object:
     assert isinstance(outcome, Reply), outcome
     return json.loads(outcome.body)
+
+
+ECHO_SCRIPT = """
+def init():
+    pass
+
+
+def run({parameters}):
+    if raw_data == "fail":
+        raise KeyError("no such row")
+    return {{"got": raw_data, "headers": {headers}}}
+"""
+
+
+def echo_script(make_script: Callable[..., Path], parameters: str, headers: str = "None"):
+    source = ECHO_SCRIPT.format(parameters=parameters, headers=headers)
+    return loaded(make_script, source)
+
+
+def test_run_raw_data_gets_the_post_body_as_a_str(make_script) -> None:
+    reply = echo_script(make_script, "raw_data").score(post("x"))
+    assert json.loads(reply.body) == {"got": '{"value": "x"}', "headers": None}
+    headers = dict(reply.headers)
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"x-ms-run-function-failed"] == b"False"
+    assert float(headers[b"x-ms-run-fn-exec-ms"]) >= 0
+
+
+def test_a_keyword_only_raw_data_gets_the_body_too(make_script) -> None:
+    reply = echo_script(make_script, "*, raw_data").score(post("x"))
+    assert json.loads(reply.body)["got"] == '{"value": "x"}'
+
+
+def test_request_headers_are_given_when_run_asks_for_them(make_script) -> None:
+    script = echo_script(make_script, "raw_data, request_headers", "request_headers")
+    request = ScoreRequest("POST", "/score", b"", [(b"x-custom", b"1")], b"body", "id")
+    assert json.loads(script.score(request).body) == {
+        "got": "body",
+        "headers": {"X-Custom": "1"},
+    }
+
+
+def test_a_get_gives_run_the_query_string_as_a_json_object(make_script) -> None:
+    request = ScoreRequest("GET", "/score", b"a=1&b=x", [], b"", "id")
+    reply = echo_script(make_script, "raw_data").score(request)
+    assert json.loads(json.loads(reply.body)["got"]) == {"a": 1, "b": "x"}
+
+
+def test_a_body_that_is_not_utf8_is_answered_400(make_script) -> None:
+    for parameters in ("raw_data", "*, raw_data"):
+        request = ScoreRequest("POST", "/score", b"", [], b"\xff\xfe", "id")
+        with pytest.raises(ClientError, match="UTF-8") as refused:
+            echo_script(make_script, parameters).score(request)
+        assert refused.value.status == 400
+
+
+def test_an_exception_in_run_is_a_run_failure_naming_it(make_script) -> None:
+    request = ScoreRequest("POST", "/score", b"", [], b"fail", "id")
+    with pytest.raises(RunFailed, match="^KeyError: 'no such row'$") as failed:
+        echo_script(make_script, "raw_data").score(request)
+    assert isinstance(failed.value.__cause__, KeyError)
 
 
 def test_run_batch_answers_post_bodies_in_one_call(make_script) -> None:

@@ -44,7 +44,7 @@ def test_a_request_log_line_is_json_dumps_of_its_entry(monkeypatch, request_id, 
     lines = Lines()
     monkeypatch.setattr(logs, "_handler", lines)
     monkeypatch.setattr(logs.access_logger, "level", logging.INFO)
-    logs.log_request(request_id, "POST", path, 200, 1.234, client_id)
+    logs.log_request(request_id, "POST", path, 200, 0.0012344, client_id)
     line = lines.lines[0].decode()
     entry = json.loads(line)
     expected = {
@@ -62,6 +62,16 @@ def test_a_request_log_line_is_json_dumps_of_its_entry(monkeypatch, request_id, 
     if client_id is not None:
         expected["client_request_id"] = client_id
     assert line == json.dumps(expected) + "\n"
+
+
+def test_milliseconds_are_what_repr_makes_of_the_rounded_value():
+    generator = random.Random(0)
+    seconds = [0.0, 1e-7, 0.0005, 0.0015, 0.0025, 1.0, 59.9999996, 1234.5678905]
+    seconds += [generator.uniform(0, 0.01) for _ in range(20_000)]
+    seconds += [generator.uniform(0, 100) for _ in range(20_000)]
+    seconds += [generator.randrange(0, 10**6) / 10**6 for _ in range(20_000)]
+    for value in seconds:
+        assert logs.milliseconds(value) == repr(round(value * 1000, 3)), value
 
 
 def test_timestamps_within_a_second_share_its_text_and_differ_in_milliseconds():
