@@ -8,6 +8,7 @@ import runpy
 import sys
 import traceback
 
+from modelpack.plugin_signals import stop_on_interrupt
 from modelpack.providers.errors import ReportedError
 
 _format_exc = traceback.format_exc
@@ -21,6 +22,7 @@ def _format_exc_or_message(limit: int | None = None, chain: bool = True) -> str:
 
 
 def main() -> None:
+    stop_on_interrupt()
     traceback.format_exc = _format_exc_or_message
     runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)
 

@@ -31,6 +31,8 @@ import grpc
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
+from modelpack.plugin_signals import stop_on_interrupt
+
 MAX_MESSAGE_BYTES = 400 * 1024 * 1024
 
 
@@ -102,6 +104,7 @@ def engine_address(argv: list[str]) -> str:
 
 
 def main() -> None:
+    stop_on_interrupt()
     # As `python -u` would: the program's own prints reach the CLI line by line.
     sys.stdout.reconfigure(line_buffering=True)
     server = grpc.server(
@@ -116,8 +119,8 @@ def main() -> None:
     )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    print(port, flush=True)
     try:
+        print(port, flush=True)
         server.wait_for_termination()
     except KeyboardInterrupt:  # the CLI interrupts its plugins when it is done with them
         server.stop(0)
