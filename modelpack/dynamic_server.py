@@ -8,7 +8,7 @@ import runpy
 import sys
 import traceback
 
-from modelpack.plugin_signals import stop_on_interrupt
+from modelpack.interrupts import stop_on_interrupt
 from modelpack.providers.errors import ReportedError
 
 _format_exc = traceback.format_exc

@@ -31,7 +31,7 @@ import grpc
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
-from modelpack.plugin_signals import stop_on_interrupt
+from modelpack.interrupts import stop_on_interrupt
 
 MAX_MESSAGE_BYTES = 400 * 1024 * 1024
 

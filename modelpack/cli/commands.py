@@ -38,6 +38,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from ..interrupts import stop_on_interrupt
 from . import asset_verbs, deployment_verbs, endpoint_verbs, tokens
 from . import keys as keys_verbs
 from .changes import changed_files, shared_paths, stack_folders, touched_workspaces
@@ -351,6 +352,7 @@ def _touched_workspaces(args: argparse.Namespace, runner: PulumiRunner) -> int:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    stop_on_interrupt()
     args = build_parser().parse_args(argv)
     try:
         workspace = resolve_workspace(args.workspace, environ=environ)

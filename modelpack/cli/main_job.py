@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..interrupts import stop_on_interrupt
 from .endpoints import InvokeResult, invoke, read_request_file, require_success
 from .errors import CliError, report
 from .outputs import EndpointOutputs, load_outputs, open_runtime
@@ -120,6 +121,7 @@ def run(workspace_name: str = "dev", request_file: Path = SAMPLE_REQUEST) -> int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stop_on_interrupt()
     parser = argparse.ArgumentParser(prog="python -m modelpack.cli.main_job", description=__doc__)
     parser.add_argument("-w", "--workspace", default="dev")
     args = parser.parse_args(argv)

@@ -1,11 +1,13 @@
-"""Our Pulumi plugins stop when the CLI interrupts them, even when they were started with
-SIGINT ignored, as every process of a shell script's background job is. The CLI kills a plugin
-that has not stopped 5 s after its SIGINT: before the fix, every `pulumi` command run that way
-took 5 s longer (a failing `pulumi up` 6 s instead of 1)."""
+"""Our Pulumi plugins stop when the CLI interrupts them, and the `modelpack` commands run
+`pulumi` with SIGINT at its default, even when they were started with SIGINT ignored, as every
+process of a shell script's background job is. The CLI kills a plugin that has not stopped 5 s
+after its SIGINT: before the fix, every `pulumi` command run that way took 5 s longer (a
+failing `pulumi up` 6 s instead of 1)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -53,6 +55,34 @@ def test_a_plugin_stops_on_the_clis_interrupt(plugin: str, inherited: str) -> No
         process.kill()
         process.wait()
     assert "Traceback" not in process.stderr.read()
+
+
+SIGINT_BIT = 1 << (signal.SIGINT - 1)
+
+
+@pytest.mark.real
+def test_the_commands_run_pulumi_with_interrupts_at_their_default(tmp_path: Path) -> None:
+    # The real pulumi, behind a probe that first writes down the signals it starts ignoring.
+    probe = tmp_path / "bin" / "pulumi"
+    probe.parent.mkdir()
+    record, pulumi = shlex.quote(str(tmp_path / "ignored")), shlex.quote(shutil.which("pulumi"))
+    probe.write_text(f'#!/bin/sh\ngrep SigIgn /proc/$$/status >> {record}\nexec {pulumi} "$@"\n')
+    probe.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{probe.parent}{os.pathsep}{os.environ['PATH']}",
+        "MODELPACK_BACKEND_URL_SIGNALS": (tmp_path / "backend").as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+    }
+    (tmp_path / "backend").mkdir()
+    subprocess.run(
+        [shutil.which("modelpack") or "modelpack", "list", "-w", "signals"],
+        env=env,
+        capture_output=True,
+        preexec_fn=ignore_interrupt,
+    )
+    masks = [int(line.split()[1], 16) for line in (tmp_path / "ignored").read_text().splitlines()]
+    assert masks and not any(mask & SIGINT_BIT for mask in masks), masks
 
 
 def timed_pulumi(project: Path, *args: str, **popen: object) -> float:
