@@ -19,7 +19,7 @@ import pytest
 from google.protobuf.empty_pb2 import Empty
 from pulumi.runtime.proto import language_pb2_grpc, provider_pb2_grpc
 
-from tests.support.pulumi_cli import PASSPHRASE
+from tests.support.pulumi_cli import PASSPHRASE, Stack
 
 PLUGINS = {
     "pulumi-language-python": language_pb2_grpc.LanguageRuntimeStub,
@@ -85,18 +85,13 @@ def test_the_commands_run_pulumi_with_interrupts_at_their_default(tmp_path: Path
     assert masks and not any(mask & SIGINT_BIT for mask in masks), masks
 
 
-def timed_pulumi(project: Path, *args: str, **popen: object) -> float:
-    """Seconds `pulumi <args>` took on the project's stack, in a file backend beside it."""
-    env = {
-        **os.environ,
-        "PULUMI_BACKEND_URL": (project / "backend").as_uri(),
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-    }
+def timed_pulumi(stack: Stack, *args: str, **popen: object) -> float:
+    """Seconds `pulumi <args>` took on the stack."""
     started = time.monotonic()
     subprocess.run(
-        ["pulumi", *args, "--stack", "signals", "--non-interactive"],
-        cwd=project,
-        env=env,
+        ["pulumi", *args, "--stack", stack.name, "--non-interactive"],
+        cwd=stack.project_dir,
+        env=stack.env,
         check=True,
         capture_output=True,
         **popen,
@@ -108,9 +103,9 @@ def timed_pulumi(project: Path, *args: str, **popen: object) -> float:
 def test_a_preview_started_with_interrupts_ignored_takes_no_longer(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: signals\nruntime: python\n")
     (tmp_path / "__main__.py").write_text("import pulumi\n\npulumi.export('answer', 42)\n")
-    (tmp_path / "backend").mkdir()
-    timed_pulumi(tmp_path, "stack", "init")
-    reference = timed_pulumi(tmp_path, "preview")
-    ignored = timed_pulumi(tmp_path, "preview", preexec_fn=ignore_interrupt)
+    stack = Stack(tmp_path, tmp_path / "backend", "signals")
+    stack.init()
+    reference = timed_pulumi(stack, "preview")
+    ignored = timed_pulumi(stack, "preview", preexec_fn=ignore_interrupt)
     print(f"pulumi preview: {reference:.2f} s; started with SIGINT ignored: {ignored:.2f} s")
     assert ignored < reference + CLI_KILL_GRACE_S / 2

@@ -7,9 +7,9 @@ its nodes), each deployment goes to its type's nodes, and one moved to a type no
 fails the `up` naming the type while the replicas it would replace keep serving.
 
 One CI run saw two of 1,604 new client connections refused in the seconds after the kill,
-though both routers run on node 0 (cause not found; 7 runs here on 2 Dec saw none): the load sends a
-request whose connection was refused once more, as clients with retries do, and the test
-prints how many were, with the routers' restarts.
+though both routers run on node 0 (cause not found; 7 runs here on 2 Dec saw none): the load
+sends a request whose connection was refused once more, as clients with retries do, and the
+test prints how many were, with the routers' restarts.
 
 The test stack tolerates a lost node for 5 s (modelpack:nodeLossTolerationSeconds) instead of
 the product's 30 s; the cluster notices a silent node after 16 s (scripts/cluster.sh)."""
