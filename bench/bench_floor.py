@@ -9,6 +9,11 @@ requests/s is reported, with the CPU each spent per request on its event loops' 
 on its other threads. Target: the server at least 0.9x the floor's requests/s at 1 and 2
 workers.
 
+"ours" runs with its default settings; "ours, pinned" with ``WORKER_CPU_PINNING=on``, each
+worker's threads on one CPU (the default, ``auto``, pins only when the workers are a whole
+multiple of the CPUs: with 2 workers here, not with 1; see
+``modelpack/inference_server/cpu_pinning.py``).
+
     .venv/bin/python bench/bench_floor.py                 # about 2 minutes
     .venv/bin/python bench/bench_floor.py --with-thread-floor --duration 3 --rounds 3
 """
@@ -32,6 +37,7 @@ from wrk_rounds import (
 )
 
 TARGET = 0.9
+OURS = ("ours", "ours, pinned")
 FLOOR = str(Path(__file__).with_name("floor_server.py"))
 
 
@@ -52,7 +58,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="environment of the inference server (e.g. RUN_INLINE=0)",
+        help="environment of the inference server (e.g. AZUREML_LOG_LEVEL=WARNING)",
     )
     args = parser.parse_args()
     server_env = dict(item.split("=", 1) for item in args.server_env)
@@ -64,13 +70,12 @@ def main() -> int:
         print(f"load average before: {os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
         rows = []
         for workers in args.workers:
+            ours = [sys.executable, "-m", "modelpack.inference_server"]
             specs = [
                 ServerSpec("floor", [sys.executable, FLOOR], "/"),
+                ServerSpec("ours", ours, "/readyz", server_env),
                 ServerSpec(
-                    "ours",
-                    [sys.executable, "-m", "modelpack.inference_server"],
-                    "/readyz",
-                    server_env,
+                    "ours, pinned", ours, "/readyz", {**server_env, "WORKER_CPU_PINNING": "on"}
                 ),
             ]
             if args.with_thread_floor:
@@ -88,14 +93,14 @@ def print_table(rows: list[tuple[str, int, Result]]) -> None:
     floor = {workers: r for name, workers, r in rows if name == "floor"}
     print()
     for name, workers, r in rows:
-        if name != "ours":
+        if name not in OURS:
             continue
         ratio = r.requests_per_s / floor[workers].requests_per_s
         extra_cpu = r.cpu_us_per_request - floor[workers].cpu_us_per_request
         verdict = "meets" if ratio >= TARGET else "misses"
         print(
-            f"{workers} worker(s): {ratio:.2f}x the floor's requests/s, {extra_cpu:+.0f} µs CPU "
-            f"per request -> {verdict} the target (>= {TARGET}x)"
+            f"{name}, {workers} worker(s): {ratio:.2f}x the floor's requests/s, "
+            f"{extra_cpu:+.0f} µs CPU per request -> {verdict} the target (>= {TARGET}x)"
         )
     print()
     print("CPU µs per request on the event loops' threads / on the others (run threads):")

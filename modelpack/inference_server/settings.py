@@ -23,6 +23,12 @@ Serving (an Azure ML deployment's ``request_settings`` map onto these):
 ``WORKER_COUNT`` (``--worker_count``)
     Worker processes, each loading the model once. Default: the CPUs this process may use
     (``os.sched_getaffinity``, capped by the cgroup ``cpu.max`` quota).
+``WORKER_CPU_PINNING``
+    ``auto`` (default), ``on`` or ``off``: whether each worker's threads run on one CPU of
+    their own (worker ``i`` on the ``i``-th CPU the server may use). ``auto`` pins when the
+    workers are a whole multiple of those CPUs, as with the default ``WORKER_COUNT``; ``on``
+    also with fewer workers, for an instance whose CPUs are its own. See
+    ``inference.cpu_pinning``.
 ``RUN_THREADS``
     Threads per worker calling ``run()``; default 1, so a worker calls ``run()`` one request
     at a time, from the thread that called ``init()``, as ``azmlinfsrv`` does.
@@ -108,6 +114,8 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from .cpu_pinning import PINNING_MODES
 
 DEFAULT_PORT = 5001
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
@@ -230,6 +238,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     workers: int = 1
+    cpu_pinning: str = "auto"
     run_threads: int = 1
     max_concurrent_requests: int = 0
     max_queue_wait_ms: int = DEFAULT_MAX_QUEUE_WAIT_MS
@@ -265,6 +274,7 @@ class Settings:
             host=host or env.get("SERVER_HOST") or "0.0.0.0",
             port=port or _int(env, "SERVER_PORT", DEFAULT_PORT, minimum=1),
             workers=workers or _int(env, "WORKER_COUNT", usable_cpu_count(), minimum=1),
+            cpu_pinning=_choice(env, "WORKER_CPU_PINNING", PINNING_MODES),
             run_threads=_int(env, "RUN_THREADS", 1, minimum=1),
             max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS_PER_INSTANCE", 0),
             max_queue_wait_ms=_int(env, "MAX_QUEUE_WAIT_MS", DEFAULT_MAX_QUEUE_WAIT_MS),
@@ -340,6 +350,16 @@ def _parse_int(name: str, raw: str | None, default: int, minimum: int) -> int:
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); the first when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return choices[0]
+    if raw.lower() not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.lower()
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -12,6 +12,7 @@ import uvicorn
 
 from . import logs
 from .app import InferenceApp
+from .cpu_pinning import pin_worker
 from .entry_script import EntryScript, ScriptError
 from .mlflow_scoring import MlflowModel, find_mlflow_model
 from .scoring import Scorer
@@ -73,7 +74,10 @@ def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
 
 def serve(settings: Settings, sock: socket.socket, shared: SharedState, worker: int) -> int:
     """Serve on ``sock`` until told to stop; returns the process's exit code."""
+    cpu = pin_worker(settings.cpu_pinning, worker, settings.workers)  # before any thread
     logs.configure(settings.log_level)
+    if cpu is not None:
+        logger.info("worker %d runs on CPU %d", worker, cpu)
     extend_sys_path(settings)
     try:
         scorer = choose_scorer(settings)

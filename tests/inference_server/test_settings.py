@@ -30,3 +30,13 @@ def test_batching_settings_and_their_default_latency() -> None:
 def test_unusable_batching_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         BatchSettings.from_env(env)
+
+
+def test_cpu_pinning_is_auto_unless_set() -> None:
+    assert Settings.from_env({}).cpu_pinning == "auto"
+    assert Settings.from_env({"WORKER_CPU_PINNING": " Off "}).cpu_pinning == "off"
+
+
+def test_an_unknown_cpu_pinning_is_named() -> None:
+    with pytest.raises(SettingsError, match="WORKER_CPU_PINNING must be one of auto, on, off"):
+        Settings.from_env({"WORKER_CPU_PINNING": "yes"})

@@ -1,0 +1,104 @@
+"""Each worker's threads on one CPU (modelpack/inference_server/cpu_pinning.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+from modelpack.inference_server.cpu_pinning import worker_cpu
+
+# run() answers its worker's pid and the CPUs each of the worker's threads may run on.
+REPORTS_AFFINITY = """
+import os
+
+def init():
+    pass
+
+def run(raw_data):
+    threads = {}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/status") as status:
+            for line in status:
+                if line.startswith("Cpus_allowed_list:"):
+                    threads[tid] = line.split(":", 1)[1].strip()
+    return {"pid": os.getpid(), "threads": threads}
+"""
+
+
+@pytest.mark.parametrize(
+    "mode, worker, workers, allowed, cpu",
+    [
+        ("auto", 0, 2, {0, 1}, 0),
+        ("auto", 1, 2, {0, 1}, 1),
+        ("auto", 3, 4, {2, 5}, 5),  # two workers on each CPU, in turn
+        ("auto", 0, 1, {0, 1}, None),  # fewer workers than CPUs: left to the kernel
+        ("auto", 0, 3, {0, 1}, None),
+        ("on", 0, 1, {4, 6}, 4),
+        ("on", 2, 3, {4, 6}, 4),
+        ("off", 0, 2, {0, 1}, None),
+        ("on", 0, 1, {3}, None),  # one CPU: nothing to choose
+    ],
+)
+def test_which_cpu_a_worker_is_pinned_to(
+    mode: str, worker: int, workers: int, allowed: set[int], cpu: int | None
+) -> None:
+    assert worker_cpu(mode, worker, workers, allowed) == cpu
+
+
+def _answer_on_new_connection(port: int) -> dict:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to choose from")
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_each_worker_runs_every_thread_on_a_cpu_of_its_own(
+    start_server, make_script, wait_until, mode
+):
+    cpus = sorted(os.sched_getaffinity(0))
+    script = make_script(REPORTS_AFFINITY)
+    env = {"WORKER_COUNT": str(len(cpus)), "WORKER_CPU_PINNING": mode}
+    server = start_server("--entry_script", str(script), env=env).wait_ready()
+    # SO_REUSEPORT spreads new connections over the workers: ask until each has answered.
+    answers: dict[int, dict[str, str]] = {}
+    for _ in range(400):
+        answer = _answer_on_new_connection(server.port)
+        answers[answer["pid"]] = answer["threads"]
+        if len(answers) == len(cpus):
+            break
+    assert len(answers) == len(cpus), f"{len(answers)} of {len(cpus)} workers answered"
+    everywhere = _cpu_list(cpus)
+    if mode == "off":
+        assert all(set(threads.values()) == {everywhere} for threads in answers.values())
+        return
+    pinned = []
+    for threads in answers.values():
+        assert len(threads) >= 3  # the event loop, a run thread, the log flusher
+        (cpu,) = set(threads.values())  # every thread of the worker on the same CPU
+        pinned.append(int(cpu))
+    assert sorted(pinned) == cpus  # one worker on each CPU
+    expected = sorted(f"worker {i} runs on CPU {cpu}" for i, cpu in enumerate(cpus))
+
+    def logged() -> list[str]:
+        return sorted(r["message"] for r in server.log_records() if " runs on CPU " in r["message"])
+
+    wait_until(lambda: logged() == expected, 5, "a line per pinned worker")
+
+
+def _cpu_list(cpus: list[int]) -> str:
+    """``cpus`` as /proc writes them when they run together (0-1, not 0,1)."""
+    if cpus == list(range(cpus[0], cpus[-1] + 1)):
+        return f"{cpus[0]}-{cpus[-1]}" if len(cpus) > 1 else str(cpus[0])
+    return ",".join(map(str, cpus))
