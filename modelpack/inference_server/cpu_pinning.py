@@ -3,9 +3,11 @@
 A worker's event loop and its run threads take turns under one GIL. Left to the kernel, the
 thread woken for its turn usually runs on another CPU than the one that just held the GIL,
 so every turn moves the interpreter's working set (the model's code and data, the request,
-the allocator's pools) from one CPU's caches to another's. On two cores this cost a worker
-25-40 µs of CPU a request, a fifth of the request (``bench/bench_floor.py``); on one CPU
-the turns cost next to nothing, and one worker cannot use two CPUs at once anyway.
+the allocator's pools) from one CPU's caches to another's. On two cores this cost 12-16 µs
+of CPU a request in-process (``bench/request_path.py`` under ``taskset``) and more on the
+wire (``bench/bench_floor.py``); on one CPU the turns cost next to nothing, and one worker
+cannot use two CPUs at once anyway. The model's own threads (BLAS, torch) are confined to
+the worker's CPU too.
 
 ``auto`` (the default) pins worker ``i`` to the ``i``-th CPU the server may run on, only
 when the workers are a whole multiple of those CPUs (the default worker count is one per
