@@ -19,10 +19,7 @@ them anyway (for an instance whose CPUs are its own), ``off`` never pins.
 
 from __future__ import annotations
 
-import logging
 import os
-
-logger = logging.getLogger("inference.worker")
 
 PINNING_MODES = ("auto", "on", "off")
 
@@ -39,7 +36,8 @@ def worker_cpu(mode: str, worker: int, workers: int, allowed: set[int]) -> int |
 
 def pin_worker(mode: str, worker: int, workers: int) -> int | None:
     """Pin the calling thread (a worker's main thread, before it starts any other: they
-    inherit its CPU) as ``worker_cpu`` says; returns the CPU, or None if not pinned."""
+    inherit its CPU) as ``worker_cpu`` says; returns the CPU, or None if not pinned.
+    Raises OSError if the kernel refuses."""
     try:
         allowed = os.sched_getaffinity(0)
     except AttributeError:  # not Linux
@@ -47,9 +45,5 @@ def pin_worker(mode: str, worker: int, workers: int) -> int | None:
     cpu = worker_cpu(mode, worker, workers, allowed)
     if cpu is None:
         return None
-    try:
-        os.sched_setaffinity(0, {cpu})
-    except OSError as exc:
-        logger.warning("could not pin worker %d to CPU %d (%s); left unpinned", worker, cpu, exc)
-        return None
+    os.sched_setaffinity(0, {cpu})
     return cpu

@@ -74,9 +74,14 @@ def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
 
 def serve(settings: Settings, sock: socket.socket, shared: SharedState, worker: int) -> int:
     """Serve on ``sock`` until told to stop; returns the process's exit code."""
-    cpu = pin_worker(settings.cpu_pinning, worker, settings.workers)  # before any thread
+    try:  # before any thread starts (logs.configure starts one), so that all inherit it
+        cpu, pin_error = pin_worker(settings.cpu_pinning, worker, settings.workers), None
+    except OSError as exc:
+        cpu, pin_error = None, exc
     logs.configure(settings.log_level)
-    if cpu is not None:
+    if pin_error is not None:
+        logger.warning("worker %d left unpinned: %s", worker, pin_error)
+    elif cpu is not None:
         logger.info("worker %d runs on CPU %d", worker, cpu)
     extend_sys_path(settings)
     try:
