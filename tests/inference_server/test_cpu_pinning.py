@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 
+import httpx
 import pytest
 
 from modelpack.inference_server.cpu_pinning import worker_cpu
@@ -48,18 +47,19 @@ def test_which_cpu_a_worker_is_pinned_to(
     assert worker_cpu(mode, worker, workers, allowed) == cpu
 
 
-def _answer_on_new_connection(port: int) -> dict:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(
-            b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-        )
-        response = b""
-        while chunk := connection.recv(65536):
-            response += chunk
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return json.loads(body)
+def _answer_on_new_connection(server) -> dict:
+    answer = httpx.post(server.url("/score"), json={}, headers={"connection": "close"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _cpus(cpu_list: str) -> set[int]:
+    """The CPUs of a list as /proc writes it (``0-3,5``)."""
+    cpus: set[int] = set()
+    for part in cpu_list.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 CPUS = sorted(os.sched_getaffinity(0))
@@ -87,20 +87,21 @@ def test_each_worker_runs_every_thread_on_a_cpu_of_its_own(
     # SO_REUSEPORT spreads new connections over the workers: ask until each has answered.
     answers: dict[int, dict[str, str]] = {}
     for _ in range(400):
-        answer = _answer_on_new_connection(server.port)
+        answer = _answer_on_new_connection(server)
         answers[answer["pid"]] = answer["threads"]
         if len(answers) == workers:
             break
     assert len(answers) == workers, f"{len(answers)} of {workers} workers answered"
     if mode == "off":
-        everywhere = _cpu_list(CPUS)
-        assert all(set(threads.values()) == {everywhere} for threads in answers.values())
+        for threads in answers.values():
+            assert all(_cpus(cpus) == set(CPUS) for cpus in threads.values()), threads
         return
     pinned = []
     for threads in answers.values():
         assert len(threads) >= 3  # the event loop, a run thread, the log flusher
         (cpu,) = set(threads.values())  # every thread of the worker on the same CPU
-        pinned.append(int(cpu))
+        (number,) = _cpus(cpu)  # and that one CPU alone
+        pinned.append(number)
     assert sorted(pinned) == CPUS[:workers]  # worker i on the i-th CPU
     expected = sorted(f"worker {i} runs on CPU {cpu}" for i, cpu in enumerate(CPUS[:workers]))
 
@@ -108,10 +109,3 @@ def test_each_worker_runs_every_thread_on_a_cpu_of_its_own(
         return sorted(r["message"] for r in server.log_records() if " runs on CPU " in r["message"])
 
     wait_until(lambda: logged() == expected, 5, "a line per pinned worker")
-
-
-def _cpu_list(cpus: list[int]) -> str:
-    """``cpus`` as /proc writes them when they run together (0-1, not 0,1)."""
-    if cpus == list(range(cpus[0], cpus[-1] + 1)):
-        return f"{cpus[0]}-{cpus[-1]}" if len(cpus) > 1 else str(cpus[0])
-    return ",".join(map(str, cpus))
