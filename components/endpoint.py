@@ -17,6 +17,7 @@ from modelpack.assets import EndpointAsset
 from modelpack.providers.endpoint_keys import EndpointKeys, EndpointKeysArgs
 from modelpack.providers.image_registry import Registry
 from modelpack.router import render_closed_conf
+from modelpack.router.config import ROUTER_BASE_IMAGE
 from modelpack.targets import Target
 from modelpack.targets.base import Router, RouterSpec
 
@@ -31,7 +32,8 @@ class EndpointArgs:
     """modelpack:routerPort: the stack's first router port (0: any free port)."""
     preferred_port: int = 0
     """The port to take when the endpoint is created, if no other endpoint has it."""
-    base_image: str = "python:3.11-slim"
+    base_image: str = ROUTER_BASE_IMAGE
+    """The router's base image: nginx with its njs module."""
     labels: dict[str, str] | None = None
     key_generations: tuple[int, int] = (0, 0)
     registry: Registry | None = None

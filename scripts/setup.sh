@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
 PULUMI_VERSION="v3.274.1"
-BASE_IMAGES=("python:3.11-slim")
+BASE_IMAGES=("python:3.11-slim" "nginx:1.30")  # the packages' base; the routers' (ROUTER_BASE_IMAGE)
 LOG_DIR="$MODELPACK_CACHE/logs"
 mkdir -p "$MODELPACK_CACHE/bin" "$LOG_DIR"
 
@@ -38,10 +38,10 @@ apt_install() {
 }
 
 # --- system packages -----------------------------------------------------------------------
-begin "system packages (docker.io, mmdebstrap, wrk, docker-registry, skopeo, bc, nginx-light for config checks)" \
+begin "system packages (docker.io, mmdebstrap, wrk, docker-registry, skopeo, bc)" \
     "apt-get failed: see $LOG_DIR/apt.log; check that Debian's mirror answers (apt-get update)."
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-installed=$(apt_install docker.io mmdebstrap wrk docker-registry skopeo nginx-light libnginx-mod-http-js)
+installed=$(apt_install docker.io mmdebstrap wrk docker-registry skopeo)
 done_step "${installed:-already installed}"
 
 # --- Docker engine -------------------------------------------------------------------------

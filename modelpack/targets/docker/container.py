@@ -71,14 +71,20 @@ def _healthcheck(spec: dict[str, Any] | None) -> Healthcheck | None:
     )
 
 
-def _ready_over_http(container, readiness: dict[str, Any]) -> bool:
-    """Does the container answer its readiness route with 200? (Asked from the host, over the
-    container's bridge address, as a kubelet probe would.)"""
+def bridge_url(container, port: int, path: str) -> str | None:
+    """The URL of `path` on the container's `port`, over its bridge address (reachable from
+    the host, as a kubelet reaches a pod); None while it has no address."""
     networks = container.attrs["NetworkSettings"]["Networks"]
     addresses = [net["IPAddress"] for net in networks.values() if net.get("IPAddress")]
-    if not addresses:
+    return f"http://{addresses[0]}:{int(port)}{path}" if addresses else None
+
+
+def _ready_over_http(container, readiness: dict[str, Any]) -> bool:
+    """Does the container answer its readiness route with 200? (Asked from the host, as a
+    kubelet probe would.)"""
+    url = bridge_url(container, readiness["port"], readiness.get("path", "/"))
+    if url is None:
         return False
-    url = f"http://{addresses[0]}:{int(readiness['port'])}{readiness.get('path', '/')}"
     try:
         with urllib.request.urlopen(url, timeout=float(readiness.get("timeout_s", 2))) as answer:
             return answer.status == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from modelpack.providers.progress import report
 from modelpack.router.config import HEALTH_PATH, ROUTER_PORT, ROUTER_USER_ID
 
 from .client import engine
+from .container import bridge_url
 
 RELOAD_DEADLINE_S = 30
 
@@ -42,20 +44,25 @@ def _exec(container, command: list[str]) -> str:
     return output
 
 
-def _health_probe() -> list[str]:
-    url = f"http://127.0.0.1:{ROUTER_PORT}{HEALTH_PATH}"
-    return [
-        "python3",
-        "-c",
-        f"import urllib.request as u; print(u.urlopen('{url}', timeout=2).read().decode())",
-    ]
+def _health_answer(router) -> str:
+    """What the router answers on its health route: the version of its configuration. Asked
+    from the host (the router's image has nginx and a shell, nothing to ask with)."""
+    router.reload()
+    url = bridge_url(router, ROUTER_PORT, HEALTH_PATH)
+    if url is None:
+        raise RouterReloadError(f"the router {router.name} has no address")
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.read().decode(errors="replace")
+    except (OSError, ValueError) as error:
+        raise RouterReloadError(f"{url}: {error}") from None
 
 
 def _served_version(props: dict[str, Any]) -> str | None:
     """The configuration version the router answers with now; None when it does not answer."""
     try:
         router = engine().containers.get(props["router_id"])
-        return _exec(router, _health_probe()).strip()
+        return _health_answer(router).strip()
     except (docker.errors.DockerException, RouterReloadError, KeyError):
         return None
 
@@ -83,7 +90,7 @@ def apply_config(props: dict[str, Any]) -> None:
     answer = ""
     while time.monotonic() < deadline:
         try:
-            answer = _exec(router, _health_probe()).strip()
+            answer = _health_answer(router).strip()
         except RouterReloadError as error:  # between the closed nginx and the live one
             answer = str(error)
         if answer == props["version"]:
