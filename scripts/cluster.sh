@@ -314,14 +314,14 @@ node_address() {
     # A veth pair whose two ends stay on this host: an interface of our own to hold the node's
     # address (the kernel here has no dummy interfaces).
     ip link show "$NODE_IF" >/dev/null 2>&1 || ip link add "$NODE_IF" type veth peer name "${NODE_IF}p"
-    ip addr show dev "$NODE_IF" | grep -q "$NODE_IP/32" || ip addr add "$NODE_IP/32" dev "$NODE_IF"
+    ip addr show dev "$NODE_IF" | grep -F "$NODE_IP/32" >/dev/null || ip addr add "$NODE_IP/32" dev "$NODE_IF"
     ip link set "${NODE_IF}p" up
     ip link set "$NODE_IF" up
 }
 
 pause_image() { # pause_image <containerd socket>
     local ctr=("$BIN/ctr" --address "$1" -n k8s.io)
-    "${ctr[@]}" images ls -q 2>/dev/null | grep -q '^registry.k8s.io/pause:3.10$' && return 0
+    "${ctr[@]}" images ls -q 2>/dev/null | grep '^registry.k8s.io/pause:3.10$' >/dev/null && return 0
     local build="$DIR/pause"
     mkdir -p "$build"
     cp "$ROOT/tools/pause/main.go" "$build/main.go"
@@ -516,10 +516,10 @@ forward_rules() {
 worker_network() {
     [[ -e "/run/netns/$W_NETNS" ]] || ip netns add "$W_NETNS"
     ip link show "$W_IF" >/dev/null 2>&1 || ip link add "$W_IF" type veth peer name eth0 netns "$W_NETNS"
-    ip addr show dev "$W_IF" | grep -q "$W_GATEWAY/24" || ip addr add "$W_GATEWAY/24" dev "$W_IF"
+    ip addr show dev "$W_IF" | grep -F "$W_GATEWAY/24" >/dev/null || ip addr add "$W_GATEWAY/24" dev "$W_IF"
     ip link set "$W_IF" up
     local node=(ip -n "$W_NETNS")
-    "${node[@]}" addr show dev eth0 | grep -q "$W_IP/24" || "${node[@]}" addr add "$W_IP/24" dev eth0
+    "${node[@]}" addr show dev eth0 | grep -F "$W_IP/24" >/dev/null || "${node[@]}" addr add "$W_IP/24" dev eth0
     "${node[@]}" link set lo up
     "${node[@]}" link set eth0 up
     # The node reaches the API server (node 0's address) and the other nodes' pods through the
@@ -619,7 +619,7 @@ worker_down() {
     # pod addresses.
     local netns
     for netns in $(ip netns list | awk '/^cni-/ {print $1}'); do
-        if ip -n "$netns" -4 addr show 2>/dev/null | grep -q "inet 10\.244\.$W\."; then
+        if ip -n "$netns" -4 addr show 2>/dev/null | grep "inet 10\.244\.$W\." >/dev/null; then
             umount "/run/netns/$netns" 2>/dev/null || true
             rm -f "/run/netns/$netns"
         fi
