@@ -23,7 +23,6 @@ pytestmark = pytest.mark.real
 
 ENDPOINT = "sklearn-regression-online"
 
-# Run with the container's python3 by `docker exec`: the view from inside.
 # What a container's processes and filesystem allow, from inside it. A shell script: the router's
 # image (nginx) has no Python. Each section starts with a "== <what>" line.
 PROBE = r"""

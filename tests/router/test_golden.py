@@ -223,7 +223,7 @@ def nginx_test(conf: str, folder: Path) -> subprocess.CompletedProcess[str]:
             "/dev/stderr",
             "-c",
             str(path),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -47,8 +47,10 @@ def _exec(container, command: list[str]) -> str:
 def _health_answer(router) -> str:
     """What the router answers on its health route: the version of its configuration. Asked
     from the host (the router's image has nginx and a shell, nothing to ask with)."""
-    router.reload()
     url = bridge_url(router, ROUTER_PORT, HEALTH_PATH)
+    if url is None:  # read when the container was fetched: it may have one by now
+        router.reload()
+        url = bridge_url(router, ROUTER_PORT, HEALTH_PATH)
     if url is None:
         raise RouterReloadError(f"the router {router.name} has no address")
     try:
